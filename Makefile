@@ -1,0 +1,67 @@
+# mmcs: the two commands are `make demo` and `make test`; both set everything up first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.mmcs-installed
+DEBS    := espeak-ng sox libsox-fmt-all fonts-dejavu-core
+RUNS    := runs
+SAMPLE  := corpus/sample
+SHARED  := ../shared/data
+
+# Python 3.10 is the only interpreter the TFX 1.16 set installs on (docs/ENVIRONMENT notes).
+PYTHON310 := $(shell command -v python3.10 2>/dev/null && python3.10 -c '' 2>/dev/null || ls -1 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10 2>/dev/null | tail -n 1)
+
+.PHONY: help setup debs demo test lint format sample bench-ingest clean
+
+help:
+	@echo "make demo    set up, run the pipeline on the embedded sample, show results"
+	@echo "make test    set up, run ruff and the whole test suite"
+	@echo "make sample  regenerate the embedded sample corpus ($(SAMPLE))"
+	@echo "make bench-ingest  ingestion throughput benchmark on the full corpus"
+
+setup: debs $(STAMP)
+
+# Debian packages for speech synthesis (corpus) and rendering fonts; only when root.
+debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages (run as root to install):$$missing"; fi; \
+	fi
+
+$(STAMP): requirements.lock setup.py
+	@if [ -z "$(PYTHON310)" ]; then echo "error: Python 3.10 not found (TFX 1.16 needs it)"; exit 1; fi
+	@[ -x $(PY) ] || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip==24.2 "setuptools==69.5.1" wheel
+	# The lock is a complete, resolved set: install it exactly, without re-resolving.
+	$(PY) -m pip install -q --no-deps -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
+	$(VENV)/bin/pytest -q -ra
+
+demo: setup
+	$(VENV)/bin/mmcs demo --logs $(SAMPLE) --out $(RUNS)/demo
+
+sample: setup
+	$(VENV)/bin/mmcs corpus --banking77 $(SHARED)/banking77/train.csv --shared-data $(SHARED) \
+	  --out $(SAMPLE) --size 300 --seed 7 --profile sample
+
+bench-ingest: setup
+	$(PY) -m benchmarks.ingest_throughput --shared-data $(SHARED) --out benchmarks/results
+
+clean:
+	rm -rf $(RUNS) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Custom TFX components of mmcs (only where no stock TFX component fits)."""

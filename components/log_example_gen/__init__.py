@@ -1,0 +1,1 @@
+"""LogExampleGen: multimodal customer-service logs to tf.Examples, with a quarantine."""

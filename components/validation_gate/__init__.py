@@ -1,0 +1,1 @@
+"""ValidationGate: stops the pipeline when the ExampleValidator found anomalies."""

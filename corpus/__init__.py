@@ -1,0 +1,1 @@
+"""Synthetic multimodal customer-service corpus generation."""

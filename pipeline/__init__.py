@@ -1,0 +1,1 @@
+"""The one mmcs pipeline definition, its configuration, runners and command line."""
