@@ -58,7 +58,7 @@ demo: setup
 
 sample: setup
 	$(VENV)/bin/mmcs corpus --banking77 $(SHARED)/banking77/train.csv --shared-data $(SHARED) \
-	  --out $(SAMPLE) --size 300 --seed 7 --profile sample
+	  --out $(SAMPLE) --size 300 --seed 7 --compact
 
 bench-ingest: setup
 	$(PY) -m benchmarks.ingest_throughput --shared-data $(SHARED) --out benchmarks/results

@@ -40,9 +40,7 @@ def create_pipeline(
       enable_cache: reuse results of components whose inputs did not change.
     """
     log_example_gen = LogExampleGen(input_base=log_dir)
-    statistics_gen = tfx.components.StatisticsGen(
-        examples=log_example_gen.outputs["examples"]
-    )
+    statistics_gen = tfx.components.StatisticsGen(examples=log_example_gen.outputs["examples"])
     schema_importer = tfx.components.ImportSchemaGen(schema_file=schema_path)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],

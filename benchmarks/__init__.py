@@ -1,0 +1,1 @@
+"""Benchmarks: each writes JSON and a readable report under benchmarks/results/."""
