@@ -17,7 +17,6 @@ import tensorflow as tf
 
 from components.log_example_gen import quarantine
 from components.log_example_gen.record_conversion import (
-    ConvertedTurn,
     IngestLimits,
     convert_record,
     turn_id_of,
@@ -86,14 +85,49 @@ class _ReadLogLines(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(_BLANK, path)
 
 
+def _keyed_by_turn_id(element):
+    """(turn_id, source) of a line whose turn_id can be read, for duplicate detection."""
+    source, _, raw = element
+    turn_id = turn_id_of(raw)
+    if turn_id is not None:
+        yield turn_id, source
+
+
+def _later_duplicates(keyed):
+    """For one turn_id: (source, first source) of every occurrence after the first."""
+    _, sources = keyed
+    ordered = sorted(sources, key=_source_order)
+    for later in ordered[1:]:
+        yield later, ordered[0]
+
+
 class _ConvertRecord(beam.DoFn):
-    """Converts a line, routing it to the converted or the quarantined output."""
+    """Converts a line, routing it to the converted or the quarantined output.
+
+    Duplicates are decided on the raw lines, before conversion: the first occurrence of a
+    turn_id in (file, line) order is converted, later ones are set aside unconverted. The
+    heavy payloads (decoded pictures and audio) then never cross a shuffle, so conversion
+    and writing stay fused in the same worker.
+    """
 
     def __init__(self, limits: IngestLimits):
         self._limits = limits
 
-    def process(self, element):
+    def process(self, element, duplicates: dict):
         source, folder, raw = element
+        first = duplicates.get(source)
+        if first is not None:
+            yield beam.pvalue.TaggedOutput(
+                _QUARANTINED,
+                quarantine.QuarantinedRecord(
+                    source=source,
+                    reason=quarantine.DUPLICATE_TURN_ID,
+                    detail=f"turn_id {turn_id_of(raw)!r} already seen at {first}",
+                    raw=raw,
+                    turn_id=turn_id_of(raw),
+                ),
+            )
+            return
         try:
             yield beam.pvalue.TaggedOutput(
                 _CONVERTED, convert_record(source, folder, raw, self._limits)
@@ -107,34 +141,6 @@ class _ConvertRecord(beam.DoFn):
                     detail=rejected.detail,
                     raw=raw,
                     turn_id=turn_id_of(raw),
-                ),
-            )
-
-
-def _later_duplicates(keyed):
-    """For one turn_id: (source, first source) of every occurrence after the first."""
-    _, sources = keyed
-    ordered = sorted(sources, key=_source_order)
-    for later in ordered[1:]:
-        yield later, ordered[0]
-
-
-class _SetAsideDuplicates(beam.DoFn):
-    """Keeps the first occurrence of each turn_id (in file and line order)."""
-
-    def process(self, turn: ConvertedTurn, duplicates: dict):
-        first = duplicates.get(turn.source)
-        if first is None:
-            yield turn
-        else:
-            yield beam.pvalue.TaggedOutput(
-                _QUARANTINED,
-                quarantine.QuarantinedRecord(
-                    source=turn.source,
-                    reason=quarantine.DUPLICATE_TURN_ID,
-                    detail=f"turn_id {turn.turn_id!r} already ingested from {first}",
-                    raw=turn.raw,
-                    turn_id=turn.turn_id,
                 ),
             )
 
@@ -187,28 +193,23 @@ class IngestLogs(beam.PTransform):
             | "ListFiles" >> beam.Create(self._files)
             | "ReadLines" >> beam.ParDo(_ReadLogLines()).with_outputs(_BLANK, main="lines")
         )
-        converted = (
+        records = (
             lines.lines
             # Conversion (decoding, resampling) dominates: spread lines over workers.
             | "Distribute" >> beam.Reshuffle()
-            | "Convert"
-            >> beam.ParDo(_ConvertRecord(self._limits)).with_outputs(_CONVERTED, _QUARANTINED)
         )
         duplicates = (
-            converted[_CONVERTED]
-            | "KeyByTurnId" >> beam.Map(lambda t: (t.turn_id, t.source))
+            records
+            | "KeyByTurnId" >> beam.FlatMap(_keyed_by_turn_id)
             | "GroupByTurnId" >> beam.GroupByKey()
             | "LaterDuplicates" >> beam.FlatMap(_later_duplicates)
         )
-        unique = converted[_CONVERTED] | "SetAsideDuplicates" >> beam.ParDo(
-            _SetAsideDuplicates(), duplicates=beam.pvalue.AsDict(duplicates)
-        ).with_outputs(_QUARANTINED, main="unique")
-        quarantined = (
-            converted[_QUARANTINED],
-            unique[_QUARANTINED],
-        ) | "AllQuarantined" >> beam.Flatten()
+        converted = records | "Convert" >> beam.ParDo(
+            _ConvertRecord(self._limits), duplicates=beam.pvalue.AsDict(duplicates)
+        ).with_outputs(_CONVERTED, _QUARANTINED)
+        quarantined = converted[_QUARANTINED]
 
-        per_split = unique.unique | "SplitBySession" >> beam.Partition(
+        per_split = converted[_CONVERTED] | "SplitBySession" >> beam.Partition(
             lambda turn, _: split_of_session(turn.session_id, splits), len(splits)
         )
         count_keys = [

@@ -32,7 +32,6 @@ class ConvertedTurn:
     turn_id: str
     session_id: str
     serialized_example: bytes
-    raw: bytes
 
 
 # Which quarantine reason a JSON Schema violation of a field maps to.
@@ -220,7 +219,6 @@ def convert_record(source: str, folder: str, raw: bytes, limits: IngestLimits) -
         turn_id=record[features.TURN_ID_KEY],
         session_id=record[features.SESSION_ID_KEY],
         serialized_example=example.SerializeToString(),
-        raw=raw,
     )
 
 
