@@ -48,3 +48,62 @@ MODALITY_PRESENCE_KEYS = {
 LABEL_KEYS = (INTENT_KEY, SENTIMENT_KEY)
 # Keys of the raw log record that reference attachment files.
 ATTACHMENT_KEYS = (IMAGE_KEY, AUDIO_KEY)
+# Every feature of the ingested tf.Examples (the curated TFDV schema's features).
+RAW_FEATURE_KEYS = (
+    TURN_ID_KEY,
+    SESSION_ID_KEY,
+    TURN_INDEX_KEY,
+    TIMESTAMP_KEY,
+    CHANNEL_KEY,
+    LANGUAGE_KEY,
+    TEXT_KEY,
+    HAS_TEXT_KEY,
+    IMAGE_KEY,
+    HAS_IMAGE_KEY,
+    AUDIO_KEY,
+    HAS_AUDIO_KEY,
+    AUDIO_DURATION_KEY,
+    INTENT_KEY,
+    SENTIMENT_KEY,
+)
+
+# === Transformed features (outputs of models/preprocessing.py, inputs of the model) ===
+TEXT_SEQUENCE_LENGTH = 40
+TEXT_TOKEN_IDS_KEY = "text_token_ids"  # int64 [batch, TEXT_SEQUENCE_LENGTH]
+TEXT_SEGMENT_IDS_KEY = "text_segment_ids"  # int64 [batch, TEXT_SEQUENCE_LENGTH]
+TEXT_PADDING_MASK_KEY = "text_padding_mask"  # int64 [batch, TEXT_SEQUENCE_LENGTH], 1 = token
+
+IMAGE_SIZE = 224
+IMAGE_PIXELS_KEY = "image_pixels"  # float32 [batch, IMAGE_SIZE, IMAGE_SIZE, 3], (x - 127) / 128
+
+# Log-mel frames: 25 ms windows every 20 ms over at most AUDIO_MAX_SECONDS.
+AUDIO_MAX_SECONDS = 8.0
+AUDIO_FRAME_STEP_SECONDS = 0.02
+AUDIO_FRAME_LENGTH_SECONDS = 0.025
+AUDIO_MEL_BINS = 64
+AUDIO_FRAMES = int(AUDIO_MAX_SECONDS / AUDIO_FRAME_STEP_SECONDS)  # 400
+AUDIO_LOG_MEL_KEY = "audio_log_mel"  # float32 [batch, AUDIO_FRAMES, AUDIO_MEL_BINS]
+AUDIO_FRAME_MASK_KEY = "audio_frame_mask"  # int64 [batch, AUDIO_FRAMES], 1 = real frame
+
+# Presence of each modality as the model sees it: float32 [batch], 1.0 = present.
+TEXT_PRESENT_KEY = "text_present"
+IMAGE_PRESENT_KEY = "image_present"
+AUDIO_PRESENT_KEY = "audio_present"
+
+# Labels as class indices in the contract's order (schemas.intent_labels(),
+# schemas.sentiment_labels()); -1 where the label is absent (masked in the loss).
+INTENT_LABEL_KEY = "intent_label"  # int64 [batch]
+SENTIMENT_LABEL_KEY = "sentiment_label"  # int64 [batch]
+MISSING_LABEL = -1
+# 1.0 where the head's label is present, 0.0 otherwise: float32 [batch] (TFMA example weights).
+INTENT_WEIGHT_KEY = "intent_weight"
+SENTIMENT_WEIGHT_KEY = "sentiment_weight"
+LABEL_WEIGHT_KEYS = {INTENT_LABEL_KEY: INTENT_WEIGHT_KEY, SENTIMENT_LABEL_KEY: SENTIMENT_WEIGHT_KEY}
+
+# Which modalities a turn has, for slicing (TFMA): string [batch], the raw keys of the
+# present modalities in MODALITY_COMBINATION_ORDER joined by MODALITY_SEPARATOR
+# ("image+text", "audio", "image+audio+text"), NO_MODALITY when a turn has none.
+MODALITY_COMBINATION_KEY = "modalities"
+MODALITY_COMBINATION_ORDER = (IMAGE_KEY, AUDIO_KEY, TEXT_KEY)
+MODALITY_SEPARATOR = "+"
+NO_MODALITY = "none"
