@@ -1,0 +1,124 @@
+"""Losses and metrics that skip missing labels (`features.MISSING_LABEL`).
+
+Most turns carry only one of the two labels (banking queries have no sentiment label,
+production turns none), so each head's loss is the mean over the examples labelled for
+it, and 0 for a batch with none. The model's total loss is the sum of the two heads'
+(Keras adds the per-output losses of `losses_by_output()`).
+"""
+
+import keras
+
+from models import features
+
+
+def _labels_and_weights(y_true, sample_weight, dtype):
+    """Flat int32 labels (missing ones replaced by class 0) and per-example weights."""
+    labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+    labelled = keras.ops.not_equal(labels, features.MISSING_LABEL)
+    weights = keras.ops.cast(labelled, dtype)
+    if sample_weight is not None:
+        weights = weights * keras.ops.reshape(keras.ops.cast(sample_weight, dtype), (-1,))
+    # Class 0 stands in for the missing label so that the cross-entropy op gets a
+    # valid index (TF's CPU kernel raises on -1); its weight is 0.
+    return keras.ops.where(labelled, labels, 0), weights
+
+
+def masked_sparse_categorical_crossentropy(y_true, y_pred, from_logits=True):
+    """Per-example cross-entropy, 0 where the label is missing.
+
+    Args:
+        y_true: class indices (batch,) or (batch, 1); `features.MISSING_LABEL` = no label.
+        y_pred: (batch, classes) logits (or probabilities with `from_logits=False`).
+        from_logits: whether `y_pred` holds logits.
+
+    Returns:
+        (batch,) float losses.
+    """
+    y_pred = keras.ops.convert_to_tensor(y_pred)
+    labels, weights = _labels_and_weights(y_true, None, y_pred.dtype)
+    losses = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=from_logits)
+    return losses * weights
+
+
+@keras.saving.register_keras_serializable(package="mmcs")
+class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
+    """Sparse categorical cross-entropy averaged over the labelled examples only.
+
+    Examples whose label is `features.MISSING_LABEL` contribute nothing, neither to
+    the sum nor to the count; a batch without any label has loss 0 (and gradient 0).
+    Sample weights, when given, weight the labelled examples (a weighted mean).
+
+    Args:
+        from_logits: whether predictions are logits (the fusion model's outputs are).
+        name: name of the loss.
+    """
+
+    def __init__(self, from_logits=True, name="masked_sparse_categorical_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.from_logits = from_logits
+
+    def call(self, y_true, y_pred):
+        return masked_sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # Overrides Loss.__call__: its reductions divide by the batch size, this one
+        # by the (weighted) number of labelled examples.
+        with keras.name_scope(self.name):
+            y_pred = keras.ops.convert_to_tensor(y_pred, dtype=self.dtype)
+            labels, weights = _labels_and_weights(y_true, sample_weight, y_pred.dtype)
+            losses = keras.losses.sparse_categorical_crossentropy(
+                labels, y_pred, from_logits=self.from_logits
+            )
+            return keras.ops.divide_no_nan(keras.ops.sum(losses * weights), keras.ops.sum(weights))
+
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits}
+
+
+@keras.saving.register_keras_serializable(package="mmcs")
+class MaskedSparseCategoricalAccuracy(keras.metrics.Metric):
+    """Accuracy over the labelled examples only (label != `features.MISSING_LABEL`).
+
+    The result is 0 until a labelled example has been seen.
+
+    Args:
+        name: name of the metric.
+        dtype: dtype of the accumulators.
+    """
+
+    def __init__(self, name="masked_accuracy", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.labelled = self.add_variable(shape=(), initializer="zeros", name="labelled")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels, weights = _labels_and_weights(y_true, sample_weight, self.dtype)
+        predicted = keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")
+        hits = keras.ops.cast(keras.ops.equal(predicted, labels), self.dtype) * weights
+        self.correct.assign_add(keras.ops.sum(hits))
+        self.labelled.assign_add(keras.ops.sum(weights))
+
+    def result(self):
+        return keras.ops.divide_no_nan(self.correct, self.labelled)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+def losses_by_output() -> dict:
+    """A masked cross-entropy per model output, for `model.compile(loss=...)`."""
+    return {
+        features.INTENT_KEY: MaskedSparseCategoricalCrossentropy(name="intent_loss"),
+        features.SENTIMENT_KEY: MaskedSparseCategoricalCrossentropy(name="sentiment_loss"),
+    }
+
+
+def metrics_by_output() -> dict:
+    """A masked accuracy per model output, for `model.compile(metrics=...)`.
+
+    Keras prefixes the output name: the logs read `intent_accuracy`, `sentiment_accuracy`.
+    """
+    return {
+        features.INTENT_KEY: [MaskedSparseCategoricalAccuracy(name="accuracy")],
+        features.SENTIMENT_KEY: [MaskedSparseCategoricalAccuracy(name="accuracy")],
+    }
