@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import math
 import os
 import sys
 import warnings
@@ -97,9 +98,15 @@ def _run_pipeline(args) -> int:
         print(f"mmcs: {args.logs} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     paths = config.PipelinePaths(os.path.abspath(args.out))
+    profile = config.PROFILES[args.profile]
     try:
         local_runner.run_local(
-            args.logs, paths, beam=_beam_config(args), enable_cache=not args.no_cache
+            args.logs,
+            paths,
+            beam=_beam_config(args),
+            training=profile.training,
+            blessing=profile.blessing,
+            enable_cache=not args.no_cache,
         )
     except DataAnomaliesError as error:
         print(f"\nmmcs: the pipeline stopped at data validation.\n{error}", file=sys.stderr)
@@ -152,21 +159,125 @@ def _show_results(out: str) -> None:
     print("\n=== data validation (ExampleValidator + ValidationGate) ===")
     gate_uri = uris("ValidationGate").get("mmcs.DataValidationResult")
     print(Path(gate_uri, gate_spec.REPORT_FILE).read_text().rstrip())
+    _print_evaluation(uris("Evaluator"))
     print("\n=== outputs ===")
-    for node in ("LogExampleGen", "StatisticsGen", "ExampleValidator"):
+    for node in (
+        "LogExampleGen",
+        "StatisticsGen",
+        "ExampleValidator",
+        "Transform",
+        "Trainer",
+        "Evaluator",
+        "Pusher",
+    ):
         for type_name, uri in sorted(uris(node).items()):
             print(f"{node:<16} {type_name:<28} {uri}")
     print(f"{'ML Metadata':<16} {'sqlite':<28} {paths.metadata_path}")
+    print(f"{'TF Serving':<16} {'model base directory':<28} {paths.serving_model_dir}")
+
+
+def _print_evaluation(evaluator_uris: dict) -> None:
+    """Overall TFMA metrics of the latest evaluation and the blessing verdict."""
+    import tensorflow_model_analysis as tfma
+
+    evaluation = evaluator_uris.get("ModelEvaluation")
+    blessing = evaluator_uris.get("ModelBlessing")
+    if not evaluation:
+        return
+    print("\n=== evaluation (Evaluator, eval split) ===")
+    for metrics in tfma.load_metrics(evaluation):
+        if metrics.slice_key.single_slice_keys:
+            continue
+        for item in sorted(metrics.metric_keys_and_values, key=lambda m: m.key.name):
+            key = item.key
+            if key.name in ("intent_accuracy", "sentiment_accuracy") or (
+                key.name in ("f1_score", "recall") and key.aggregation_type.macro_average
+            ):
+                head = key.output_name.removesuffix("_probabilities")
+                macro = "macro " if key.aggregation_type.macro_average else ""
+                value = item.value.double_value.value
+                shown = "n/a (a class has no eval turns)" if math.isnan(value) else f"{value:.3f}"
+                print(f"{head:<10} {macro + key.name:<20} {shown}")
+    verdict = "BLESSED" if blessing and Path(blessing, "BLESSED").exists() else "NOT BLESSED"
+    print(f"model: {verdict}")
+
+
+def _pick_demo_turns(turns: list) -> list:
+    """Banking turns of the eval split: text only, a picture with (at most) a vague line,
+    and voice only."""
+    from components.log_example_gen import beam_ingest
+    from models import features
+
+    eval_index = [s.name for s in beam_ingest.DEFAULT_SPLITS].index("eval")
+    candidates = [
+        t
+        for t in turns
+        if t.intent not in (None, features.OUT_OF_SCOPE_INTENT)
+        and beam_ingest.split_of_session(t.session_id, beam_ingest.DEFAULT_SPLITS) == eval_index
+    ]
+
+    def first(predicate):
+        return next((turn for turn in candidates if predicate(turn)), None)
+
+    picks = [
+        first(lambda t: t.modalities == "text"),
+        first(lambda t: t.modalities == "image+text" and len(t.values["text"].split()) <= 4)
+        or first(lambda t: "image" in t.modalities),
+        first(lambda t: t.modalities == "audio"),
+    ]
+    return [turn for turn in picks if turn is not None]
+
+
+def _print_demo_predictions(logs: str, out: str) -> None:
+    """Predictions of the pushed model for a text, an image and a voice-only turn."""
+    from pipeline import config
+    from serving import batch_predict
+
+    serving_dir = config.PipelinePaths(os.path.abspath(out)).serving_model_dir
+    if not os.path.isdir(serving_dir) or not os.listdir(serving_dir):
+        print("\nno model pushed yet: nothing to predict with")
+        return
+    turns, _ = batch_predict.turn_inputs(logs)
+    chosen = _pick_demo_turns(turns)
+    predictor = batch_predict.Predictor(serving_dir)
+    print(f"\n=== predictions of the pushed model ({predictor.version_dir}) ===")
+    for turn, prediction in zip(chosen, predictor.predict(chosen), strict=True):
+        text = turn.values["text"].decode() or "-"
+        print(f"{turn.turn_id} [{turn.modalities}] text: {text!r} (logged intent {turn.intent})")
+        print(
+            f"    -> intent {prediction['intent']} (confidence {prediction['confidence']:.2f}, "
+            f"out_of_scope {prediction['out_of_scope']}), sentiment {prediction['sentiment']}"
+        )
 
 
 def _cmd_run(args) -> int:
     code = _run_pipeline(args)
     if code == 0:
         _show_results(args.out)
+        if args.command == "demo":
+            _print_demo_predictions(args.logs, args.out)
     return code
 
 
+def _cmd_predict(args) -> int:
+    from serving import batch_predict
+
+    try:
+        counts = batch_predict.predict_folder(args.model, args.logs, args.out)
+    except FileNotFoundError as error:
+        print(f"mmcs predict: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {counts['predicted']} predictions to {args.out}")
+    if counts["rejected"]:
+        print(
+            f"{counts['rejected']} records could not be converted: {counts['rejected_per_reason']}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from pipeline import config
+
     parser = argparse.ArgumentParser(prog="mmcs", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="show TFX and Beam logs")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -203,11 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_beam_args(ingest)
     ingest.set_defaults(func=_cmd_ingest)
 
-    for name, help_text in (
-        ("run", "run the TFX pipeline with LocalDagRunner"),
-        ("demo", "run the pipeline on a log folder and show the results"),
+    for name, help_text, profile in (
+        ("run", "run the TFX pipeline with LocalDagRunner", "full"),
+        ("demo", "run the pipeline on a log folder and show the results", "sample"),
     ):
         run = commands.add_parser(name, help=help_text)
+        run.add_argument(
+            "--profile",
+            choices=sorted(config.PROFILES),
+            default=profile,
+            help=f"training effort and blessing bar (default {profile})",
+        )
         run.add_argument("--logs", required=True, help="log folder with *.jsonl files")
         run.add_argument(
             "--out",
@@ -217,12 +334,21 @@ def build_parser() -> argparse.ArgumentParser:
         run.add_argument("--no-cache", action="store_true", help="re-run every component")
         _add_beam_args(run)
         run.set_defaults(func=_cmd_run)
+
+    predict = commands.add_parser("predict", help="run a pushed model over a log folder")
+    predict.add_argument(
+        "--model", required=True, help="a SavedModel or a model base directory (newest version)"
+    )
+    predict.add_argument("--logs", required=True, help="log folder with *.jsonl files")
+    predict.add_argument("--out", required=True, help="JSONL file, one prediction per turn")
+    predict.set_defaults(func=_cmd_predict)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if not args.verbose:
+    argv = sys.argv[1:] if argv is None else argv
+    verbose = "-v" in argv or "--verbose" in argv
+    if not verbose:
         # TensorFlow, Beam and TFX are chatty; the command prints what matters. Set in the
         # environment so that Beam's worker processes inherit it.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -232,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("absl").setLevel(logging.ERROR)
     else:
         logging.basicConfig(level=logging.INFO)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 

@@ -5,7 +5,9 @@ import os
 from tfx import v1 as tfx
 
 import schemas
+from models.training_config import TrainingConfig
 from pipeline import config
+from pipeline.evaluation import BlessingThresholds
 from pipeline.pipeline import create_pipeline
 
 
@@ -13,6 +15,8 @@ def run_local(
     log_dir: str,
     paths: config.PipelinePaths,
     beam: config.BeamConfig = config.BeamConfig(),
+    training: TrainingConfig = TrainingConfig(),
+    blessing: BlessingThresholds = BlessingThresholds(),
     pipeline_name: str = config.PIPELINE_NAME,
     enable_cache: bool = True,
 ) -> None:
@@ -25,7 +29,10 @@ def run_local(
             log_dir=os.path.abspath(log_dir),
             schema_path=str(schemas.TFDV_SCHEMA_PATH),
             custom_validations_path=str(schemas.CUSTOM_VALIDATIONS_PATH),
+            serving_model_dir=paths.serving_model_dir,
             beam_pipeline_args=beam.pipeline_args(),
+            training=training,
+            blessing=blessing,
             metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
                 paths.metadata_path
             ),

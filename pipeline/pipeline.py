@@ -7,6 +7,12 @@ from tfx import v1 as tfx
 
 from components.log_example_gen.component import LogExampleGen
 from components.validation_gate.component import ValidationGate
+from models.training_config import TrainingConfig
+from pipeline.evaluation import BlessingThresholds, eval_config
+
+# Module paths of the user code (the package is installed wherever the pipeline runs).
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+RUN_FN = "models.trainer.run_fn"
 
 
 def load_custom_validations(path: str) -> custom_validation_config_pb2.CustomValidationConfig:
@@ -23,11 +29,14 @@ def create_pipeline(
     log_dir: str,
     schema_path: str,
     custom_validations_path: str,
+    serving_model_dir: str,
     beam_pipeline_args: list[str],
+    training: TrainingConfig = TrainingConfig(),
+    blessing: BlessingThresholds = BlessingThresholds(),
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """Builds the pipeline: ingest logs, compute statistics, validate against the schema.
+    """Builds the pipeline: ingest, validate, transform, train, evaluate, push.
 
     Args:
       pipeline_name: name of the pipeline (its MLMD context).
@@ -35,6 +44,10 @@ def create_pipeline(
       log_dir: the log folder (*.jsonl turns and their attachments).
       schema_path: the curated TFDV schema (schemas/schema.pbtxt).
       custom_validations_path: the TFDV custom validations (modality shares).
+      serving_model_dir: the TF Serving model base directory of this model; the Pusher
+        writes <serving_model_dir>/<version>/.
+      training: model and training settings (the Trainer's custom_config).
+      blessing: what the Evaluator requires before the Pusher may push.
       beam_pipeline_args: Beam options for the data components.
       metadata_connection_config: MLMD connection; None lets the orchestrator decide.
       enable_cache: reuse results of components whose inputs did not change.
@@ -50,6 +63,42 @@ def create_pipeline(
     # ExampleValidator records anomalies but stops nothing; the gate does.
     validation_gate = ValidationGate(anomalies=example_validator.outputs["anomalies"])
 
+    # Not materialized: transformed pictures are 600 KB each; the Trainer applies the
+    # transform graph in its input pipeline instead.
+    transform = tfx.components.Transform(
+        examples=log_example_gen.outputs["examples"],
+        schema=schema_importer.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        materialize=False,
+        disable_statistics=True,
+    )
+    transform.add_upstream_node(validation_gate)
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=log_example_gen.outputs["examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_importer.outputs["schema"],
+        custom_config=training.to_custom_config(),
+    )
+    latest_blessed_model = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=log_example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=latest_blessed_model.outputs["model"],
+        eval_config=eval_config(blessing),
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)
+        ),
+    )
+
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
@@ -59,6 +108,11 @@ def create_pipeline(
             schema_importer,
             example_validator,
             validation_gate,
+            transform,
+            trainer,
+            latest_blessed_model,
+            evaluator,
+            pusher,
         ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,

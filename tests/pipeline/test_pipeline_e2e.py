@@ -1,6 +1,12 @@
-"""The TFX pipeline end to end: clean logs pass validation, drifted logs stop at it."""
+"""The TFX pipeline end to end on the embedded sample.
 
+Clean logs pass validation, train, are blessed and pushed; a deliberately worse model is
+not blessed and nothing new is pushed; drifted logs stop at the ExampleValidator.
+"""
+
+import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -9,12 +15,14 @@ import pytest
 from components.log_example_gen import beam_ingest
 from components.validation_gate import spec as gate_spec
 from components.validation_gate.executor import DataAnomaliesError
-from models import features
+from models import features, signatures
 from pipeline import config, local_runner, run_outputs
+from serving import batch_predict
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "sample"
 # One in-memory worker: these logs are small, and worker start-up would dominate.
 BEAM = config.BeamConfig(workers=1, running_mode="in_memory")
+PROFILE = config.PROFILES["sample"]
 
 pytestmark = pytest.mark.slow
 
@@ -30,20 +38,72 @@ def _sample_turns():
     return turns
 
 
-def test_sample_passes_validation_and_nothing_is_lost(tmp_path):
-    paths = config.PipelinePaths(str(tmp_path / "run"))
-    local_runner.run_local(str(SAMPLE), paths, beam=BEAM)
+def _versions(paths):
+    if not os.path.isdir(paths.serving_model_dir):
+        return []
+    return sorted(os.listdir(paths.serving_model_dir))
 
-    quarantine_uri = _latest(paths, "LogExampleGen")["mmcs.QuarantinedLogRecords"]
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One full pipeline run on the sample (shared by the tests that inspect it)."""
+    paths = config.PipelinePaths(str(tmp_path_factory.mktemp("run")))
+    local_runner.run_local(
+        str(SAMPLE), paths, beam=BEAM, training=PROFILE.training, blessing=PROFILE.blessing
+    )
+    return paths
+
+
+def test_sample_is_ingested_and_validated_without_loss(trained):
+    quarantine_uri = _latest(trained, "LogExampleGen")["mmcs.QuarantinedLogRecords"]
     summary = beam_ingest.read_summary(quarantine_uri)
     assert summary["records_in"] == len(_sample_turns())
     assert summary["quarantined"] == 0
     assert summary["examples_per_split"]["train"] > summary["examples_per_split"]["eval"] > 0
 
-    gate_uri = _latest(paths, "ValidationGate")["mmcs.DataValidationResult"]
+    gate_uri = _latest(trained, "ValidationGate")["mmcs.DataValidationResult"]
     report = Path(gate_uri, gate_spec.REPORT_FILE).read_text()
     assert report.splitlines() == ["split eval: no anomalies", "split train: no anomalies"]
-    assert "ExampleStatistics" in _latest(paths, "StatisticsGen")
+
+
+def test_sample_model_is_blessed_pushed_and_answers_every_modality(trained, tmp_path):
+    blessing = _latest(trained, "Evaluator")["ModelBlessing"]
+    assert Path(blessing, "BLESSED").exists()
+    assert len(_versions(trained)) == 1
+    version_dir = os.path.join(trained.serving_model_dir, _versions(trained)[0])
+    assert os.path.exists(os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests"))
+    run_dir = _latest(trained, "Trainer")["ModelRun"]
+    assert any("tfevents" in name for _, _, files in os.walk(run_dir) for name in files)
+
+    out = tmp_path / "predictions.jsonl"
+    counts = batch_predict.predict_folder(trained.serving_model_dir, str(SAMPLE), str(out))
+    predictions = [json.loads(line) for line in out.read_text().splitlines()]
+    assert counts["predicted"] == len(predictions) == len(_sample_turns())
+    combinations = {p["modalities"] for p in predictions}
+    assert {"text", "audio", "image+text", "image+audio+text"} <= combinations
+    labelled = [
+        (p, t)
+        for p, t in zip(predictions, _sample_turns(), strict=True)
+        if t[features.INTENT_KEY] is not None
+    ]
+    for prediction, _ in labelled:
+        assert len(prediction[signatures.INTENT_PROBABILITIES_OUTPUT]) == 78
+        assert sum(prediction[signatures.INTENT_PROBABILITIES_OUTPUT]) == pytest.approx(1, 1e-3)
+    # It learned something: far above chance (1/78) on the turns it trained on.
+    correct = sum(p[signatures.INTENT_OUTPUT] == t[features.INTENT_KEY] for p, t in labelled)
+    assert correct / len(labelled) > 0.2
+
+
+def test_worse_model_is_not_blessed_and_nothing_is_pushed(trained):
+    before = _versions(trained)
+    # A learning rate that leaves the heads at their random initialisation.
+    worse = dataclasses.replace(PROFILE.training, epochs=1, learning_rate=1e-9)
+    local_runner.run_local(
+        str(SAMPLE), trained, beam=BEAM, training=worse, blessing=PROFILE.blessing
+    )
+    blessing = _latest(trained, "Evaluator")["ModelBlessing"]
+    assert Path(blessing, "NOT_BLESSED").exists()
+    assert _versions(trained) == before
 
 
 def test_drifted_logs_stop_at_the_example_validator(tmp_path):
@@ -61,6 +121,7 @@ def test_drifted_logs_stop_at_the_example_validator(tmp_path):
     assert "the pipeline stops before any training" in message
     for feature in (features.HAS_TEXT_KEY, features.HAS_IMAGE_KEY, features.HAS_AUDIO_KEY):
         assert f"ERROR   {feature}:" in message
-    # The validator ran and recorded the anomalies; the gate produced no passed result.
+    # The validator ran and recorded the anomalies; nothing after the gate ran.
     assert "ExampleAnomalies" in _latest(paths, "ExampleValidator")
-    assert "mmcs.DataValidationResult" not in _latest(paths, "ValidationGate")
+    assert not _latest(paths, "Transform") and not _latest(paths, "Trainer")
+    assert _versions(paths) == []

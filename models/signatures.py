@@ -1,0 +1,123 @@
+"""The exported serving module: raw inputs -> TF Transform graph -> fusion model -> answers.
+
+Three signatures (# TF Serving and the TFX Evaluator call these):
+  serving_default     raw named inputs (text, image bytes, audio bytes; any may be empty)
+                      for REST clients; returns intent, intent_probabilities, confidence,
+                      out_of_scope, sentiment, sentiment_probabilities.
+  serving_tf_example  serialized tf.Example (raw features) for the Evaluator and batch
+                      inference; same outputs.
+  transform_features  serialized tf.Example -> transformed features, for TFMA.
+"""
+
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+
+import schemas
+from models import features
+
+SERVING_DEFAULT = "serving_default"
+SERVING_TF_EXAMPLE = "serving_tf_example"
+TRANSFORM_FEATURES = "transform_features"
+
+# Output names of the serving signatures (the REST response fields).
+INTENT_OUTPUT = "intent"
+INTENT_PROBABILITIES_OUTPUT = "intent_probabilities"
+CONFIDENCE_OUTPUT = "confidence"
+OUT_OF_SCOPE_OUTPUT = "out_of_scope"
+SENTIMENT_OUTPUT = "sentiment"
+SENTIMENT_PROBABILITIES_OUTPUT = "sentiment_probabilities"
+
+
+def _optional_bytes(values: tf.Tensor) -> tf.SparseTensor:
+    """[batch] strings, "" meaning absent -> the [batch, 1] sparse form of the raw spec."""
+    present = tf.strings.length(values) > 0
+    rows = tf.where(present)
+    indices = tf.concat([rows, tf.zeros_like(rows)], axis=1)
+    batch = tf.shape(values, out_type=tf.int64)[0]
+    return tf.SparseTensor(indices, tf.gather_nd(values, rows), tf.stack([batch, 1]))
+
+
+def raw_features_from_request(text, image, audio) -> dict:
+    """The raw features the Transform graph reads, from the REST inputs.
+
+    Presence is derived in the graph from the content itself, so the has_* flags are not
+    needed; outputs that depend on raw features not fed here (labels, ids) are dropped.
+    """
+    return {
+        features.TEXT_KEY: _optional_bytes(text),
+        features.IMAGE_KEY: _optional_bytes(image),
+        features.AUDIO_KEY: _optional_bytes(audio),
+    }
+
+
+class ServingModule(tf.Module):
+    """Holds the Keras 3 model and the Transform layer; exports the three signatures."""
+
+    def __init__(
+        self,
+        model: keras.Model,
+        tf_transform_output: tft.TFTransformOutput,
+        out_of_scope_threshold: float,
+    ):
+        super().__init__()
+        self.model = model
+        self.tft_layer = tf_transform_output.transform_features_layer()
+        # Labels are optional features: parsing works for unlabelled examples too.
+        self._raw_spec = tf_transform_output.raw_feature_spec()
+        self._model_inputs = sorted(model.input)
+        self.out_of_scope_threshold = tf.Variable(out_of_scope_threshold, trainable=False)
+        self.intent_names = tf.constant(schemas.intent_labels())
+        self.sentiment_names = tf.constant(schemas.sentiment_labels())
+        self.out_of_scope_index = schemas.intent_labels().index(features.OUT_OF_SCOPE_INTENT)
+
+    def _answer(self, transformed: dict) -> dict:
+        inputs = {key: transformed[key] for key in self._model_inputs}
+        outputs = self.model(inputs, training=False)
+        intent_probabilities = tf.nn.softmax(outputs["intent"], axis=-1)
+        sentiment_probabilities = tf.nn.softmax(outputs["sentiment"], axis=-1)
+        intent_index = tf.argmax(intent_probabilities, axis=-1)
+        confidence = tf.reduce_max(intent_probabilities, axis=-1)
+        out_of_scope = tf.logical_or(
+            tf.equal(intent_index, self.out_of_scope_index),
+            confidence < self.out_of_scope_threshold,
+        )
+        return {
+            INTENT_OUTPUT: tf.gather(self.intent_names, intent_index),
+            INTENT_PROBABILITIES_OUTPUT: intent_probabilities,
+            CONFIDENCE_OUTPUT: confidence,
+            OUT_OF_SCOPE_OUTPUT: out_of_scope,
+            SENTIMENT_OUTPUT: tf.gather(
+                self.sentiment_names, tf.argmax(sentiment_probabilities, axis=-1)
+            ),
+            SENTIMENT_PROBABILITIES_OUTPUT: sentiment_probabilities,
+        }
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name=features.TEXT_KEY),
+            tf.TensorSpec([None], tf.string, name=features.IMAGE_KEY),
+            tf.TensorSpec([None], tf.string, name=features.AUDIO_KEY),
+        ]
+    )
+    def serve_raw(self, text, image, audio):
+        transformed = self.tft_layer(raw_features_from_request(text, image, audio))
+        return self._answer(transformed)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_tf_example(self, examples):
+        raw = tf.io.parse_example(examples, self._raw_spec)
+        return self._answer(self.tft_layer(raw))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(self, examples):
+        raw = tf.io.parse_example(examples, self._raw_spec)
+        return self.tft_layer(raw)
+
+    def signatures(self) -> dict:
+        """The concrete functions to pass to tf.saved_model.save."""
+        return {
+            SERVING_DEFAULT: self.serve_raw.get_concrete_function(),
+            SERVING_TF_EXAMPLE: self.serve_tf_example.get_concrete_function(),
+            TRANSFORM_FEATURES: self.transform_features.get_concrete_function(),
+        }

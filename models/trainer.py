@@ -1,0 +1,155 @@
+"""The TFX Trainer's entry point: train the fusion model, export the serving SavedModel.
+
+# TFX Trainer calls run_fn.
+"""
+
+import json
+import logging
+import os
+import time
+
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+
+from models import features, losses, signatures, warmup
+from models.fusion_model import build_fusion_model
+from models.training_config import TrainingConfig
+
+_LABEL_OUTPUTS = {
+    features.INTENT_KEY: features.INTENT_LABEL_KEY,
+    features.SENTIMENT_KEY: features.SENTIMENT_LABEL_KEY,
+}
+TRAINING_METRICS_FILE = "training_metrics.json"
+
+
+def transformed_dataset(
+    file_patterns: list[str],
+    tf_transform_output: tft.TFTransformOutput,
+    model_inputs: list[str],
+    batch_size: int,
+    shuffle: bool,
+    cache: bool,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Raw examples -> Transform graph -> (model inputs, labels per output) batches."""
+    files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
+    if not files:
+        raise ValueError(f"no example files match {file_patterns}")
+    raw_spec = tf_transform_output.raw_feature_spec()
+    tft_layer = tf_transform_output.transform_features_layer()
+
+    def split(transformed):
+        inputs = {key: transformed[key] for key in model_inputs}
+        labels = {output: transformed[label] for output, label in _LABEL_OUTPUTS.items()}
+        return inputs, labels
+
+    dataset = (
+        tf.data.TFRecordDataset(files, compression_type="GZIP")
+        .batch(batch_size)
+        .map(lambda records: tft_layer(tf.io.parse_example(records, raw_spec)))
+        .map(split)
+    )
+    if cache:
+        dataset = dataset.cache()
+    if shuffle:
+        # Batches are shuffled after caching: cheap, and examples still mix across epochs
+        # because the raw files were written in session-hash order.
+        dataset = dataset.shuffle(256, seed=seed, reshuffle_each_iteration=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class _ThroughputLog(keras.callbacks.Callback):
+    """Examples per second of each training epoch (the benchmark reads them)."""
+
+    def __init__(self, batch_size: int):
+        super().__init__()
+        self.batch_size = batch_size
+        self.epochs: list[dict] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        self.epochs.append(
+            {
+                "epoch": epoch,
+                "seconds": seconds,
+                "steps": self._steps,
+                "examples_per_second_upper_bound": self._steps * self.batch_size / seconds,
+                **{k: float(v) for k, v in (logs or {}).items()},
+            }
+        )
+
+
+def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model:
+    """Builds and fits the model; TensorBoard logs go to the Trainer's run directory."""
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    keras.utils.set_random_seed(config.model.seed or 0)
+    model = build_fusion_model(config.model)
+    model_inputs = sorted(model.input)
+    train_data = transformed_dataset(
+        fn_args.train_files,
+        tf_transform_output,
+        model_inputs,
+        config.batch_size,
+        shuffle=True,
+        cache=config.cache_transformed,
+    )
+    eval_data = transformed_dataset(
+        fn_args.eval_files,
+        tf_transform_output,
+        model_inputs,
+        config.batch_size,
+        shuffle=False,
+        cache=config.cache_transformed,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=config.learning_rate, weight_decay=config.weight_decay
+        ),
+        loss=losses.losses_by_output(),
+        metrics=losses.metrics_by_output(),
+    )
+    throughput = _ThroughputLog(config.batch_size)
+    model.fit(
+        train_data,
+        validation_data=eval_data,
+        epochs=config.epochs,
+        callbacks=[
+            keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+            throughput,
+        ],
+        verbose=2,
+    )
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_METRICS_FILE), "w") as f:
+        json.dump({"config": config.to_custom_config(), "epochs": throughput.epochs}, f, indent=2)
+    return model
+
+
+def export_serving_model(
+    model: keras.Model, fn_args: tfx.components.FnArgs, config: TrainingConfig
+) -> None:
+    """Saves the serving SavedModel (three signatures) and its TF Serving warm-up file."""
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    module = signatures.ServingModule(model, tf_transform_output, config.out_of_scope_threshold)
+    tf.saved_model.save(module, fn_args.serving_model_dir, signatures=module.signatures())
+    warmup.write_warmup_requests(
+        fn_args.serving_model_dir, fn_args.eval_files, config.warmup_requests
+    )
+    logging.info("exported the serving model to %s", fn_args.serving_model_dir)
+
+
+# TFX Trainer calls this.
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Trains on the transformed train split and exports the serving model."""
+    config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    model = train(fn_args, config)
+    export_serving_model(model, fn_args, config)

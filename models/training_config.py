@@ -1,0 +1,54 @@
+"""Trainer settings, read from the TFX Trainer's custom_config."""
+
+import dataclasses
+
+from models.fusion_model import FusionModelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """How to train and export.
+
+    Attributes:
+      model: the fusion model's sizes and switches.
+      epochs: passes over the training split.
+      batch_size: examples per step.
+      learning_rate: AdamW peak learning rate.
+      weight_decay: AdamW weight decay.
+      out_of_scope_threshold: below this top intent probability a turn is flagged out of
+        scope (in addition to turns predicted as the out_of_scope class).
+      cache_transformed: keep transformed examples in memory after the first epoch
+        (decoding pictures and audio once); turn off for corpora larger than memory.
+      warmup_requests: how many eval examples become TF Serving warm-up requests.
+    """
+
+    model: FusionModelConfig = FusionModelConfig()
+    epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 3e-4
+    weight_decay: float = 1e-4
+    out_of_scope_threshold: float = 0.3
+    cache_transformed: bool = True
+    warmup_requests: int = 8
+
+    @classmethod
+    def from_custom_config(cls, custom_config: dict | None) -> "TrainingConfig":
+        """Builds the config from the Trainer's custom_config (a JSON-able dict)."""
+        values = dict(custom_config or {})
+        model_values = dict(values.pop("model", {}))
+        for key in ("modalities", "audio_conv_filters"):
+            if key in model_values:
+                model_values[key] = tuple(model_values[key])
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown training settings {sorted(unknown)}")
+        return cls(model=FusionModelConfig(**model_values), **values)
+
+    def to_custom_config(self) -> dict:
+        """The JSON-able form, for the Trainer's custom_config."""
+        values = dataclasses.asdict(self)
+        values["model"] = {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in values["model"].items()
+        }
+        return values

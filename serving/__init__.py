@@ -1,0 +1,1 @@
+"""Using the pushed model: batch prediction over log folders (and, next, serving)."""

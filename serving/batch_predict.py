@@ -1,0 +1,144 @@
+"""`mmcs predict`: run a pushed SavedModel over a log folder, one prediction per turn.
+
+Each record goes through the same conversion as ingestion (so attachments are normalised
+exactly as at training time: PNG/JPEG pictures, 16 kHz mono WAV audio), then through the
+model's `serving_default` signature, the one REST clients call.
+"""
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModel uses)
+
+from components.log_example_gen import beam_ingest, quarantine
+from components.log_example_gen.record_conversion import IngestLimits, convert_record
+from models import features, signatures
+
+BATCH_SIZE = 16
+_REQUEST_KEYS = (features.TEXT_KEY, features.IMAGE_KEY, features.AUDIO_KEY)
+
+
+@dataclasses.dataclass(frozen=True)
+class TurnInputs:
+    """The raw serving inputs of one converted turn ("" where a modality is absent)."""
+
+    turn_id: str
+    session_id: str
+    source: str
+    values: dict[str, bytes]
+    modalities: str
+    intent: str | None  # the logged label, when there is one
+
+
+def latest_version_dir(model_dir: str) -> str:
+    """The SavedModel itself, or the newest numbered version under a model base dir."""
+    if tf.io.gfile.exists(os.path.join(model_dir, "saved_model.pb")):
+        return model_dir
+    versions = [v for v in tf.io.gfile.listdir(model_dir) if v.strip("/").isdigit()]
+    if not versions:
+        raise FileNotFoundError(f"no SavedModel or numbered version folder in {model_dir}")
+    return os.path.join(model_dir, max(versions, key=lambda v: int(v.strip("/"))).strip("/"))
+
+
+def turn_inputs(log_dir: str) -> tuple[list[TurnInputs], list[quarantine.QuarantinedRecord]]:
+    """Converts every record of a log folder; records that cannot be converted are returned
+    apart with their reason, as ingestion would quarantine them."""
+    converted, rejected = [], []
+    for path in beam_ingest.list_log_files(log_dir, ["*.jsonl"]):
+        folder = os.path.dirname(path)
+        with open(path, "rb") as log_file:
+            for number, line in enumerate(log_file, start=1):
+                raw = line.rstrip(b"\r\n")
+                if not raw.strip():
+                    continue
+                source = f"{path}:{number}"
+                try:
+                    turn = convert_record(source, folder, raw, IngestLimits())
+                except quarantine.RecordRejected as error:
+                    rejected.append(
+                        quarantine.QuarantinedRecord(source, error.reason, error.detail, raw)
+                    )
+                    continue
+                example = tf.train.Example.FromString(turn.serialized_example).features.feature
+                values = {
+                    key: (example[key].bytes_list.value[0] if key in example else b"")
+                    for key in _REQUEST_KEYS
+                }
+                present = [k for k in features.MODALITY_COMBINATION_ORDER if values[k]]
+                intent = (
+                    example[features.INTENT_KEY].bytes_list.value
+                    if features.INTENT_KEY in example
+                    else []
+                )
+                converted.append(
+                    TurnInputs(
+                        turn_id=turn.turn_id,
+                        session_id=turn.session_id,
+                        source=source,
+                        values=values,
+                        modalities=features.MODALITY_SEPARATOR.join(present),
+                        intent=intent[0].decode() if intent else None,
+                    )
+                )
+    return converted, rejected
+
+
+class Predictor:
+    """Calls a SavedModel's serving_default signature on batches of turns."""
+
+    def __init__(self, model_dir: str):
+        self.version_dir = latest_version_dir(model_dir)
+        self._loaded = tf.saved_model.load(self.version_dir)
+        self._serve = self._loaded.signatures[signatures.SERVING_DEFAULT]
+
+    def predict(self, turns: list[TurnInputs]) -> list[dict]:
+        """One JSON-able prediction per turn, in order."""
+        results = []
+        for start in range(0, len(turns), BATCH_SIZE):
+            batch = turns[start : start + BATCH_SIZE]
+            outputs = self._serve(
+                **{key: tf.constant([t.values[key] for t in batch]) for key in _REQUEST_KEYS}
+            )
+            outputs = {key: value.numpy() for key, value in outputs.items()}
+            for index, turn in enumerate(batch):
+                results.append(
+                    {
+                        "turn_id": turn.turn_id,
+                        "modalities": turn.modalities,
+                        **{key: _json_value(value[index]) for key, value in outputs.items()},
+                    }
+                )
+        return results
+
+
+def _json_value(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray):
+        return [round(float(v), 6) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return round(float(value), 6)
+
+
+def predict_folder(model_dir: str, log_dir: str, out_file: str) -> dict:
+    """Writes one JSON line per convertible turn; returns counts."""
+    turns, rejected = turn_inputs(log_dir)
+    predictions = Predictor(model_dir).predict(turns)
+    Path(out_file).parent.mkdir(parents=True, exist_ok=True)
+    with open(out_file, "w", encoding="utf-8") as out:
+        for prediction in predictions:
+            out.write(json.dumps(prediction) + "\n")
+    return {
+        "predicted": len(predictions),
+        "rejected": len(rejected),
+        "rejected_per_reason": dict(
+            sorted(
+                {r.reason: sum(q.reason == r.reason for q in rejected) for r in rejected}.items()
+            )
+        ),
+    }
