@@ -11,7 +11,8 @@ SAMPLE  := corpus/sample
 SHARED  := ../shared/data
 
 # Python 3.10 is the only interpreter the TFX 1.16 set installs on (docs/ENVIRONMENT notes).
-PYTHON310 := $(shell command -v python3.10 2>/dev/null && python3.10 -c '' 2>/dev/null || ls -1 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10 2>/dev/null | tail -n 1)
+PYTHON310 := $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
 .PHONY: help setup debs demo test lint format sample bench-ingest clean
 
