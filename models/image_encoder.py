@@ -3,10 +3,11 @@
 import keras
 
 from models import features
+from models.backbone_encoder import BackboneEncoder
 
 
 @keras.saving.register_keras_serializable(package="mmcs")
-class ImageEncoder(keras.Model):
+class ImageEncoder(BackboneEncoder):
     """Image encoder over a convolutional backbone, ending in a shared-width projection.
 
     The backbone maps pre-scaled pixels to either a pooled feature vector or a feature
@@ -84,21 +85,7 @@ class ImageEncoder(keras.Model):
         self.freeze_backbone = freeze_backbone
 
     def get_config(self):
-        # Not chained to super(): a functional model's config is its layer graph,
-        # which this constructor does not take.
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-            "backbone": keras.layers.serialize(self.backbone),
-            "projection_dim": self.projection_dim,
-            "freeze_backbone": self.freeze_backbone,
-        }
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        config["backbone"] = keras.layers.deserialize(
-            config["backbone"], custom_objects=custom_objects
+        return self.backbone_config(
+            projection_dim=self.projection_dim,
+            freeze_backbone=self.freeze_backbone,
         )
-        return cls(**config)

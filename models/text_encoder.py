@@ -3,6 +3,7 @@
 import keras
 
 from models import features
+from models.backbone_encoder import BackboneEncoder
 from models.minilm import mean_pooled_embeddings
 
 
@@ -39,7 +40,7 @@ def _use_exact_gelu(backbone):
 
 
 @keras.saving.register_keras_serializable(package="mmcs")
-class TextEncoder(keras.Model):
+class TextEncoder(BackboneEncoder):
     """Sentence encoder over a KerasHub BERT backbone, ending in a shared-width projection.
 
     The backbone's `sequence_output` is averaged over the real tokens (the padding mask),
@@ -117,22 +118,8 @@ class TextEncoder(keras.Model):
         self.exact_gelu = exact_gelu
 
     def get_config(self):
-        # Not chained to super(): a functional model's config is its layer graph,
-        # which this constructor does not take.
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-            "backbone": keras.layers.serialize(self.backbone),
-            "projection_dim": self.projection_dim,
-            "trainable_transformer_layers": self.trainable_transformer_layers,
-            "exact_gelu": self.exact_gelu,
-        }
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        config["backbone"] = keras.layers.deserialize(
-            config["backbone"], custom_objects=custom_objects
+        return self.backbone_config(
+            projection_dim=self.projection_dim,
+            trainable_transformer_layers=self.trainable_transformer_layers,
+            exact_gelu=self.exact_gelu,
         )
-        return cls(**config)
