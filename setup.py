@@ -9,7 +9,9 @@ setup(
     python_requires=">=3.10,<3.11",
     # The repository's top level (pipeline/, components/, models/, schemas/, corpus/)
     # is the package layout, as in the TFX taxi template.
-    packages=find_packages(include=["pipeline*", "components*", "models*", "schemas*", "corpus*", "serving*"]),
+    packages=find_packages(
+        include=["pipeline*", "components*", "models*", "schemas*", "corpus*", "serving*"]
+    ),
     package_data={
         "schemas": ["*.json", "*.pbtxt", "*.txt"],
         "corpus": ["*.json", "*.yaml"],
