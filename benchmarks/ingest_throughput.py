@@ -18,29 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
+from benchmarks.corpora import rendered_corpus
 from components.log_example_gen import beam_ingest
-from corpus import generator
-
-CORPUS_SEED = 0
-
-
-def _corpus(shared_data: Path, work: Path) -> tuple[Path, dict]:
-    folder = work / "corpus-train-full"
-    manifest_path = folder / generator.MANIFEST_FILE
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest["config"]["seed"] == CORPUS_SEED and manifest["config"]["size"] is None:
-            return folder, manifest
-    start = time.perf_counter()
-    manifest = generator.generate_corpus(
-        shared_data / "banking77" / "train.csv",
-        shared_data,
-        folder,
-        generator.CorpusConfig(size=None, seed=CORPUS_SEED, split="train", workers=2),
-    )
-    manifest["render_seconds"] = time.perf_counter() - start
-    manifest_path.write_text(json.dumps(manifest, indent=2))
-    return folder, manifest
 
 
 def _ingest_seconds(corpus: Path, out: Path, workers: int) -> tuple[float, dict]:
@@ -57,7 +36,7 @@ def _ingest_seconds(corpus: Path, out: Path, workers: int) -> tuple[float, dict]
 
 def run(shared_data: Path, results: Path, work: Path, repeats: int) -> dict:
     """Runs the benchmark and writes ingest_throughput.json and .md under results."""
-    corpus, manifest = _corpus(shared_data, work)
+    corpus, manifest = rendered_corpus(shared_data, work, "train")
     seconds: dict[int, list[float]] = {1: [], 2: []}
     summary = None
     for _ in range(repeats):
