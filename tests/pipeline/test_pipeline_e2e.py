@@ -16,7 +16,7 @@ from components.log_example_gen import beam_ingest
 from components.validation_gate import spec as gate_spec
 from components.validation_gate.executor import DataAnomaliesError
 from models import features, signatures
-from pipeline import config, local_runner, run_outputs
+from pipeline import config, local_runner, run_outputs, run_report
 from serving import batch_predict
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "sample"
@@ -125,3 +125,20 @@ def test_drifted_logs_stop_at_the_example_validator(tmp_path):
     assert "ExampleAnomalies" in _latest(paths, "ExampleValidator")
     assert not _latest(paths, "Transform") and not _latest(paths, "Trainer")
     assert _versions(paths) == []
+
+
+def test_run_report_shows_every_stage_and_answers(trained, capsys):
+    run_report.print_run_results(trained.root)
+    run_report.print_demo_predictions(str(SAMPLE), trained.root)
+    shown = capsys.readouterr().out
+    for section in ("ingestion", "statistics", "data validation", "evaluation", "outputs"):
+        assert f"=== {section}" in shown
+    # The verdict of the latest evaluation (tests in this module share the pipeline root).
+    blessing = _latest(trained, "Evaluator")["ModelBlessing"]
+    verdict = "BLESSED" if Path(blessing, "BLESSED").exists() else "NOT BLESSED"
+    assert f"model: {verdict}" in shown
+    assert f"records in:   {len(_sample_turns())}" in shown
+    # One answer each for a text turn, a picture turn and a voice-only turn.
+    answers = [line for line in shown.splitlines() if line.startswith("    -> intent ")]
+    assert len(answers) == 3
+    assert "[text]" in shown and "[audio]" in shown and "[image" in shown

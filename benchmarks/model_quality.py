@@ -1,0 +1,284 @@
+"""Model quality on the multimodal BANKING77 test split, per modality combination, with
+ablations, and training throughput in the TFX Trainer against a bare Keras loop.
+
+Trains through the real pipeline (LocalDagRunner) on the corpus rendered from BANKING77's
+train.csv, then predicts with each pushed model through `serving_default` on the corpus
+rendered from test.csv (held-out voices, CLINC150's out-of-scope test queries):
+
+  python -m benchmarks.model_quality --shared-data ../shared/data --out benchmarks/results
+
+`--train-size/--test-size/--epochs` shrink the run for a quick check of the script itself;
+only a full run (the defaults) is comparable with the published reference points.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+
+import schemas
+from benchmarks.corpora import rendered_corpus
+from models import features, signatures
+from models.fusion_model import FusionModelConfig
+from models.trainer import TRAINING_METRICS_FILE
+from models.training_config import TrainingConfig
+from pipeline import config, local_runner, run_outputs
+from pipeline.evaluation import BlessingThresholds
+from serving import batch_predict
+
+# Published BANKING77 full-data intent accuracy (Casanueva et al. 2020).
+REFERENCE_ACCURACY = {"BERT-large fine-tuned": 0.9366, "USE+ConveRT": 0.9336}
+# In-scope turns wrongly flagged out of scope, at which out-of-scope recall is reported.
+FALSE_REJECTION_RATE = 0.05
+# The benchmark measures; it does not gate. Every model is pushed.
+NO_GATE = BlessingThresholds(0.0, 0.0, 1.0)
+ABLATIONS = {
+    "fused": ("text", "image", "audio"),
+    "text_only": ("text",),
+    "image_only": ("image",),
+    "audio_only": ("audio",),
+}
+# The combinations the issue names, as models/features.py spells them.
+REPORTED_COMBINATIONS = ("text", "image+text", "image+vague_text", "audio", "image+audio+text")
+
+
+def _train(corpus: Path, root: Path, training: TrainingConfig) -> tuple[str, dict]:
+    paths = config.PipelinePaths(str(root))
+    start = time.perf_counter()
+    local_runner.run_local(
+        str(corpus), paths, beam=config.BeamConfig(), training=training, blessing=NO_GATE
+    )
+    wall = time.perf_counter() - start
+    run_dir = run_outputs.latest_artifact_uris(
+        paths.metadata_path, config.PIPELINE_NAME, "Trainer"
+    )["ModelRun"]
+    metrics = json.loads(Path(run_dir, TRAINING_METRICS_FILE).read_text())
+    return paths.serving_model_dir, {"pipeline_seconds": wall, "trainer": metrics}
+
+
+def _combination(turn: batch_predict.TurnInputs, vague_texts: set[str]) -> str:
+    parts = turn.modalities.split(features.MODALITY_SEPARATOR)
+    if "text" in parts and turn.values["text"].decode() in vague_texts:
+        parts[parts.index("text")] = "vague_text"
+    return features.MODALITY_SEPARATOR.join(parts)
+
+
+def _scores(turns, predictions) -> dict:
+    intents = schemas.intent_labels()
+    oos = intents.index(features.OUT_OF_SCOPE_INTENT)
+    labelled = [(t, p) for t, p in zip(turns, predictions, strict=True) if t.intent]
+    truth = [t.intent for t, _ in labelled]
+    guess = [p[signatures.INTENT_OUTPUT] for _, p in labelled]
+    result = {
+        "turns": len(labelled),
+        "intent_accuracy": accuracy_score(truth, guess) if labelled else None,
+        "intent_macro_f1": (
+            f1_score(truth, guess, average="macro", zero_division=0) if labelled else None
+        ),
+    }
+    # Out-of-scope score: how little probability any in-scope intent gets.
+    probabilities = np.array([p[signatures.INTENT_PROBABILITIES_OUTPUT] for _, p in labelled])
+    if labelled:
+        in_scope = np.delete(probabilities, oos, axis=1).max(axis=1)
+        score = 1.0 - in_scope
+        is_oos = np.array([t == features.OUT_OF_SCOPE_INTENT for t in truth])
+        if is_oos.any() and (~is_oos).any():
+            threshold = np.quantile(score[~is_oos], 1.0 - FALSE_REJECTION_RATE)
+            result["oos_recall_at_5pct_frr"] = float((score[is_oos] > threshold).mean())
+            result["oos_turns"] = int(is_oos.sum())
+    return result
+
+
+def _evaluate(serving_dir: str, turns: list, vague_texts: set[str]) -> dict:
+    predictor = batch_predict.Predictor(serving_dir)
+    start = time.perf_counter()
+    predictions = predictor.predict(turns)
+    seconds = time.perf_counter() - start
+    by_combination = {}
+    for combination in sorted({_combination(t, vague_texts) for t in turns}):
+        chosen = [i for i, t in enumerate(turns) if _combination(t, vague_texts) == combination]
+        by_combination[combination] = _scores(
+            [turns[i] for i in chosen], [predictions[i] for i in chosen]
+        )
+    return {
+        "overall": _scores(turns, predictions),
+        "by_combination": by_combination,
+        "predict_turns_per_second": len(turns) / seconds,
+    }
+
+
+def _bare_keras_throughput(root: Path, training: TrainingConfig) -> dict:
+    """The Trainer's own train() on the same artifacts, outside TFX (no launcher, no MLMD)."""
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
+    from models import trainer
+
+    paths = config.PipelinePaths(str(root))
+
+    def latest(node, type_name):
+        return run_outputs.latest_artifact_uris(paths.metadata_path, config.PIPELINE_NAME, node)[
+            type_name
+        ]
+
+    examples = latest("LogExampleGen", "Examples")
+    fn_args = FnArgs(
+        train_files=[os.path.join(examples, "Split-train", "*")],
+        eval_files=[os.path.join(examples, "Split-eval", "*")],
+        transform_output=latest("Transform", "TransformGraph"),
+        model_run_dir=str(root / "bare_keras_run"),
+        custom_config=training.to_custom_config(),
+    )
+    start = time.perf_counter()
+    trainer.train(fn_args, training)
+    wall = time.perf_counter() - start
+    metrics = json.loads((root / "bare_keras_run" / TRAINING_METRICS_FILE).read_text())
+    return {"seconds": wall, "epochs": metrics["epochs"]}
+
+
+def _examples_per_second(epochs: list[dict]) -> float:
+    """Steady state: the last epoch (the first one also decodes and caches the inputs)."""
+    return epochs[-1]["examples_per_second_upper_bound"]
+
+
+def run(args) -> dict:
+    """Runs the benchmark; writes model_quality.json and .md under args.out."""
+    train_corpus, train_manifest = rendered_corpus(
+        args.shared_data, args.work, "train", args.train_size
+    )
+    test_corpus, test_manifest = rendered_corpus(
+        args.shared_data, args.work, "test", args.test_size
+    )
+    turns, rejected = batch_predict.turn_inputs(str(test_corpus))
+    from corpus.session_plan import VAGUE_TEXTS
+
+    vague = set(VAGUE_TEXTS)
+    results = {}
+    for name in args.models:
+        modalities = ABLATIONS[name]
+        training = TrainingConfig(
+            model=FusionModelConfig(modalities=modalities), epochs=args.epochs
+        )
+        root = args.work / f"quality-{name}-{args.train_size or 'full'}-e{args.epochs}"
+        serving_dir, training_info = _train(train_corpus, root, training)
+        results[name] = {"training": training_info, **_evaluate(serving_dir, turns, vague)}
+        if name == "fused":
+            bare = _bare_keras_throughput(root, training)
+            tfx_rate = _examples_per_second(training_info["trainer"]["epochs"])
+            bare_rate = _examples_per_second(bare["epochs"])
+            results[name]["throughput"] = {
+                "tfx_trainer_examples_per_second": tfx_rate,
+                "bare_keras_examples_per_second": bare_rate,
+                "tfx_vs_bare_ratio": tfx_rate / bare_rate,
+                "bare_keras_seconds": bare["seconds"],
+            }
+
+    fused = results.get("fused", {}).get("by_combination", {})
+    text_accuracy = fused.get("text", {}).get("intent_accuracy")
+    voice_accuracy = fused.get("audio", {}).get("intent_accuracy")
+    report = {
+        "benchmark": "model_quality",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "full_run": args.train_size is None and args.test_size is None,
+        "epochs": args.epochs,
+        "train_corpus": {
+            "turns": train_manifest["turns"],
+            "modalities": train_manifest["modalities"],
+        },
+        "test_corpus": {
+            "turns": test_manifest["turns"],
+            "modalities": test_manifest["modalities"],
+            "rejected": len(rejected),
+        },
+        "reference_accuracy": REFERENCE_ACCURACY,
+        "targets": {
+            "text_accuracy_above_reference": (
+                text_accuracy is not None
+                and text_accuracy > REFERENCE_ACCURACY["BERT-large fine-tuned"]
+            ),
+            "voice_over_text_ratio": (
+                voice_accuracy / text_accuracy if text_accuracy and voice_accuracy else None
+            ),
+        },
+        "models": results,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "model_quality.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "model_quality.md").write_text(_markdown(report))
+    return report
+
+
+def _pair(scores: dict, pct) -> str:
+    return f"{pct(scores.get('intent_accuracy'))} / {pct(scores.get('intent_macro_f1'))}"
+
+
+def _markdown(report: dict) -> str:
+    def pct(value):
+        return "-" if value is None else f"{100 * value:.1f}"
+
+    lines = [
+        "# Model quality",
+        "",
+        f"{report['date']}; "
+        f"{'full run' if report['full_run'] else 'REDUCED run (script check only)'}, "
+        f"{report['epochs']} epochs. Test corpus: {report['test_corpus']['turns']} turns "
+        "rendered from BANKING77 test.csv and CLINC150 out-of-scope test queries, held-out voices.",
+        "",
+        "Intent accuracy / macro F1 (%) on the test corpus, per modality combination:",
+        "",
+        "| model | overall | " + " | ".join(REPORTED_COMBINATIONS) + " | OOS recall @5% FRR |",
+        "|---" * (len(REPORTED_COMBINATIONS) + 3) + "|",
+    ]
+    for name, result in report["models"].items():
+        cells = [_pair(result["overall"], pct)]
+        cells += [
+            _pair(result["by_combination"].get(combination, {}), pct)
+            for combination in REPORTED_COMBINATIONS
+        ]
+        cells.append(pct(result["overall"].get("oos_recall_at_5pct_frr")))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    targets = report["targets"]
+    lines += [
+        "",
+        "Reference (text only, BANKING77 full data): "
+        + ", ".join(f"{k} {100 * v:.2f} %" for k, v in report["reference_accuracy"].items()),
+        "Fused model beats the reference on text turns: "
+        f"{targets['text_accuracy_above_reference']}; "
+        f"voice-only / text accuracy: {targets['voice_over_text_ratio']}",
+    ]
+    throughput = report["models"].get("fused", {}).get("throughput")
+    if throughput:
+        lines.append(
+            f"Training throughput, TFX Trainer vs bare Keras loop (last epoch): "
+            f"{throughput['tfx_trainer_examples_per_second']:.1f} vs "
+            f"{throughput['bare_keras_examples_per_second']:.1f} examples/s, ratio "
+            f"{throughput['tfx_vs_bare_ratio']:.2f}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shared-data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--work", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--train-size", type=int, default=None)
+    parser.add_argument("--test-size", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=list(ABLATIONS),
+        default=list(ABLATIONS),
+        help="which models to train (default: the fused one and every ablation)",
+    )
+    args = parser.parse_args()
+    print(_markdown(run(args)))
+
+
+if __name__ == "__main__":
+    main()
