@@ -166,7 +166,7 @@ def run(args) -> dict:
         root = args.work / f"quality-{name}-{args.train_size or 'full'}-e{args.epochs}"
         serving_dir, training_info = _train(train_corpus, root, training)
         results[name] = {"training": training_info, **_evaluate(serving_dir, turns, vague)}
-        if name == "fused":
+        if name == "fused" and not args.skip_bare_keras:
             bare = _bare_keras_throughput(root, training)
             tfx_rate = _examples_per_second(training_info["trainer"]["epochs"])
             bare_rate = _examples_per_second(bare["epochs"])
@@ -275,6 +275,11 @@ def main() -> None:
         choices=list(ABLATIONS),
         default=list(ABLATIONS),
         help="which models to train (default: the fused one and every ablation)",
+    )
+    parser.add_argument(
+        "--skip-bare-keras",
+        action="store_true",
+        help="skip the bare Keras throughput comparison (it trains the fused model again)",
     )
     args = parser.parse_args()
     print(_markdown(run(args)))
