@@ -14,13 +14,14 @@ SHARED  := ../shared/data
 PYTHON310 := $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help setup debs demo test lint format sample bench-ingest clean
+.PHONY: help setup debs demo test lint format sample bench-ingest bench-quality clean
 
 help:
 	@echo "make demo    set up, run the pipeline on the embedded sample, show results"
 	@echo "make test    set up, run ruff and the whole test suite"
 	@echo "make sample  regenerate the embedded sample corpus ($(SAMPLE))"
 	@echo "make bench-ingest  ingestion throughput benchmark on the full corpus"
+	@echo "make bench-quality model quality benchmark (fused model and ablations)"
 
 setup: debs $(STAMP)
 
@@ -63,6 +64,10 @@ sample: setup
 
 bench-ingest: setup
 	$(PY) -m benchmarks.ingest_throughput --shared-data $(SHARED) --out benchmarks/results
+
+# Hours on a 2-core CPU (four models on the full corpus); see the README.
+bench-quality: setup
+	$(PY) -m benchmarks.model_quality --shared-data $(SHARED) --out benchmarks/results
 
 clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache
