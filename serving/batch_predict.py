@@ -50,41 +50,37 @@ def turn_inputs(log_dir: str) -> tuple[list[TurnInputs], list[quarantine.Quarant
     apart with their reason, as ingestion would quarantine them."""
     converted, rejected = [], []
     for path in beam_ingest.list_log_files(log_dir, ["*.jsonl"]):
-        folder = os.path.dirname(path)
-        with open(path, "rb") as log_file:
-            for number, line in enumerate(log_file, start=1):
-                raw = line.rstrip(b"\r\n")
-                if not raw.strip():
-                    continue
-                source = f"{path}:{number}"
-                try:
-                    turn = convert_record(source, folder, raw, IngestLimits())
-                except quarantine.RecordRejected as error:
-                    rejected.append(
-                        quarantine.QuarantinedRecord(source, error.reason, error.detail, raw)
-                    )
-                    continue
-                example = tf.train.Example.FromString(turn.serialized_example).features.feature
-                values = {
-                    key: (example[key].bytes_list.value[0] if key in example else b"")
-                    for key in _REQUEST_KEYS
-                }
-                present = [k for k in features.MODALITY_COMBINATION_ORDER if values[k]]
-                intent = (
-                    example[features.INTENT_KEY].bytes_list.value
-                    if features.INTENT_KEY in example
-                    else []
+        for source, folder, raw in beam_ingest.read_log_lines(path):
+            if raw is None:
+                continue
+            try:
+                turn = convert_record(source, folder, raw, IngestLimits())
+            except quarantine.RecordRejected as error:
+                rejected.append(
+                    quarantine.QuarantinedRecord(source, error.reason, error.detail, raw)
                 )
-                converted.append(
-                    TurnInputs(
-                        turn_id=turn.turn_id,
-                        session_id=turn.session_id,
-                        source=source,
-                        values=values,
-                        modalities=features.MODALITY_SEPARATOR.join(present),
-                        intent=intent[0].decode() if intent else None,
-                    )
+                continue
+            example = tf.train.Example.FromString(turn.serialized_example).features.feature
+            values = {
+                key: (example[key].bytes_list.value[0] if key in example else b"")
+                for key in _REQUEST_KEYS
+            }
+            present = [k for k in features.MODALITY_COMBINATION_ORDER if values[k]]
+            intent = (
+                example[features.INTENT_KEY].bytes_list.value
+                if features.INTENT_KEY in example
+                else []
+            )
+            converted.append(
+                TurnInputs(
+                    turn_id=turn.turn_id,
+                    session_id=turn.session_id,
+                    source=source,
+                    values=values,
+                    modalities=features.MODALITY_SEPARATOR.join(present),
+                    intent=intent[0].decode() if intent else None,
                 )
+            )
     return converted, rejected
 
 

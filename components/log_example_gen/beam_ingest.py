@@ -70,19 +70,25 @@ def _source_order(source: str) -> tuple[str, int]:
     return path, int(line)
 
 
+def read_log_lines(path: str):
+    """Yields (source "<file>:<line>", folder, raw line) per line of a .jsonl file; raw is
+    None for a blank line (JSON Lines readers skip those: counted, not records)."""
+    folder = posixpath.dirname(path)
+    with tf.io.gfile.GFile(path, "rb") as log_file:
+        for number, line in enumerate(log_file, start=1):
+            raw = line.rstrip(b"\r\n")
+            yield f"{path}:{number}", folder, (raw if raw.strip() else None)
+
+
 class _ReadLogLines(beam.DoFn):
     """Yields (source, folder, raw line) for every non-blank line of a .jsonl file."""
 
     def process(self, path: str):
-        folder = posixpath.dirname(path)
-        with tf.io.gfile.GFile(path, "rb") as log_file:
-            for number, line in enumerate(log_file, start=1):
-                raw = line.rstrip(b"\r\n")
-                if raw.strip():
-                    yield (f"{path}:{number}", folder, raw)
-                else:
-                    # JSON Lines readers skip blank lines; they are counted, not records.
-                    yield beam.pvalue.TaggedOutput(_BLANK, path)
+        for source, folder, raw in read_log_lines(path):
+            if raw is None:
+                yield beam.pvalue.TaggedOutput(_BLANK, path)
+            else:
+                yield source, folder, raw
 
 
 def _keyed_by_turn_id(element):
