@@ -18,11 +18,9 @@ from components.validation_gate.executor import DataAnomaliesError
 from models import features, signatures
 from pipeline import config, local_runner, run_outputs, run_report
 from serving import batch_predict
-
-SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "sample"
-# One in-memory worker: these logs are small, and worker start-up would dominate.
-BEAM = config.BeamConfig(workers=1, running_mode="in_memory")
-PROFILE = config.PROFILES["sample"]
+from tests.sample_run import SAMPLE
+from tests.sample_run import SAMPLE_BEAM as BEAM
+from tests.sample_run import SAMPLE_PROFILE as PROFILE
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +42,10 @@ def _versions(paths):
     return sorted(os.listdir(paths.serving_model_dir))
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One full pipeline run on the sample (shared by the tests that inspect it)."""
-    paths = config.PipelinePaths(str(tmp_path_factory.mktemp("run")))
-    local_runner.run_local(
-        str(SAMPLE), paths, beam=BEAM, training=PROFILE.training, blessing=PROFILE.blessing
-    )
-    return paths
+@pytest.fixture
+def trained(sample_pipeline_run):
+    """The session's pipeline run on the sample (tests/conftest.py)."""
+    return sample_pipeline_run
 
 
 def test_sample_is_ingested_and_validated_without_loss(trained):
