@@ -51,6 +51,26 @@ def raw_features_from_request(text, image, audio) -> dict:
     }
 
 
+def intent_answer(intent_probabilities, out_of_scope_index: int, threshold):
+    """[batch, intents] probabilities -> (answered intent index, confidence, out_of_scope).
+
+    The confidence is the probability of the best in-scope intent. A turn is out of scope
+    when that confidence is below the threshold (calibrated on the eval split:
+    models/out_of_scope_calibration.py); its answer is then the out_of_scope class,
+    otherwise the best in-scope intent.
+    """
+    oos = out_of_scope_index
+    in_scope = tf.concat(
+        [intent_probabilities[:, :oos], intent_probabilities[:, oos + 1 :]], axis=-1
+    )
+    best = tf.argmax(in_scope, axis=-1)
+    confidence = tf.reduce_max(in_scope, axis=-1)
+    out_of_scope = confidence < threshold
+    best_intent = tf.where(best >= oos, best + 1, best)
+    intent_index = tf.where(out_of_scope, tf.constant(oos, tf.int64), best_intent)
+    return intent_index, confidence, out_of_scope
+
+
 class ServingModule(tf.Module):
     """Holds the Keras 3 model and the Transform layer; exports the three signatures."""
 
@@ -76,11 +96,8 @@ class ServingModule(tf.Module):
         outputs = self.model(inputs, training=False)
         intent_probabilities = tf.nn.softmax(outputs["intent"], axis=-1)
         sentiment_probabilities = tf.nn.softmax(outputs["sentiment"], axis=-1)
-        intent_index = tf.argmax(intent_probabilities, axis=-1)
-        confidence = tf.reduce_max(intent_probabilities, axis=-1)
-        out_of_scope = tf.logical_or(
-            tf.equal(intent_index, self.out_of_scope_index),
-            confidence < self.out_of_scope_threshold,
+        intent_index, confidence, out_of_scope = intent_answer(
+            intent_probabilities, self.out_of_scope_index, self.out_of_scope_threshold
         )
         return {
             INTENT_OUTPUT: tf.gather(self.intent_names, intent_index),

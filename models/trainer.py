@@ -3,17 +3,20 @@
 # TFX Trainer calls run_fn.
 """
 
+import dataclasses
 import json
 import logging
 import os
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from models import features, losses, signatures, warmup
+import schemas
+from models import features, losses, out_of_scope_calibration, signatures, warmup
 from models.fusion_model import build_fusion_model
 from models.training_config import TrainingConfig
 
@@ -134,12 +137,48 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
     return model
 
 
-def export_serving_model(
+def calibrate_out_of_scope(
     model: keras.Model, fn_args: tfx.components.FnArgs, config: TrainingConfig
+) -> out_of_scope_calibration.OutOfScopeCalibration:
+    """Chooses the out-of-scope threshold on the eval split (or keeps a fixed one)."""
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    eval_data = transformed_dataset(
+        fn_args.eval_files,
+        tf_transform_output,
+        sorted(model.input),
+        config.batch_size,
+        shuffle=False,
+        cache=False,
+    )
+    probabilities, labels = [], []
+    for inputs, batch_labels in eval_data:
+        logits = model(inputs, training=False)["intent"]
+        probabilities.append(tf.nn.softmax(logits, axis=-1).numpy())
+        labels.append(batch_labels["intent"].numpy().reshape(-1))
+    result = out_of_scope_calibration.calibrate(
+        np.concatenate(probabilities),
+        np.concatenate(labels),
+        schemas.intent_labels().index(features.OUT_OF_SCOPE_INTENT),
+        false_rejection_rate=config.out_of_scope_false_rejection,
+        fallback_threshold=config.out_of_scope_threshold,
+    )
+    if config.out_of_scope_fixed_threshold:
+        result = dataclasses.replace(
+            result, threshold=config.out_of_scope_threshold, calibrated=False
+        )
+    logging.info("out-of-scope threshold: %s", result)
+    return result
+
+
+def export_serving_model(
+    model: keras.Model,
+    fn_args: tfx.components.FnArgs,
+    config: TrainingConfig,
+    out_of_scope_threshold: float,
 ) -> None:
     """Saves the serving SavedModel (three signatures) and its TF Serving warm-up file."""
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    module = signatures.ServingModule(model, tf_transform_output, config.out_of_scope_threshold)
+    module = signatures.ServingModule(model, tf_transform_output, out_of_scope_threshold)
     tf.saved_model.save(module, fn_args.serving_model_dir, signatures=module.signatures())
     warmup.write_warmup_requests(
         fn_args.serving_model_dir, fn_args.eval_files, config.warmup_requests
@@ -147,9 +186,24 @@ def export_serving_model(
     logging.info("exported the serving model to %s", fn_args.serving_model_dir)
 
 
+def _record_calibration(
+    fn_args: tfx.components.FnArgs, calibration: out_of_scope_calibration.OutOfScopeCalibration
+) -> None:
+    """Adds the out-of-scope calibration to the run's training_metrics.json."""
+    path = os.path.join(fn_args.model_run_dir, TRAINING_METRICS_FILE)
+    with tf.io.gfile.GFile(path) as f:
+        metrics = json.load(f)
+    metrics["out_of_scope"] = calibration.as_dict()
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(metrics, f, indent=2)
+
+
 # TFX Trainer calls this.
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Trains on the transformed train split and exports the serving model."""
+    """Trains on the transformed train split, calibrates the out-of-scope threshold on the
+    eval split, and exports the serving model."""
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
     model = train(fn_args, config)
-    export_serving_model(model, fn_args, config)
+    calibration = calibrate_out_of_scope(model, fn_args, config)
+    _record_calibration(fn_args, calibration)
+    export_serving_model(model, fn_args, config, calibration.threshold)

@@ -15,8 +15,12 @@ class TrainingConfig:
       batch_size: examples per step.
       learning_rate: AdamW peak learning rate.
       weight_decay: AdamW weight decay.
-      out_of_scope_threshold: below this top intent probability a turn is flagged out of
-        scope (in addition to turns predicted as the out_of_scope class).
+      out_of_scope_false_rejection: the share of in-scope eval turns the calibrated
+        out-of-scope threshold may flag (models/out_of_scope_calibration.py).
+      out_of_scope_threshold: the threshold used when the eval split has too few labelled
+        in-scope turns to calibrate on, or when out_of_scope_fixed_threshold is set: a
+        turn whose best in-scope intent has a lower probability is out of scope.
+      out_of_scope_fixed_threshold: use out_of_scope_threshold as is, without calibrating.
       cache_transformed: keep transformed examples in memory after the first epoch
         (decoding pictures and audio once); turn off for corpora larger than memory.
       warmup_requests: how many eval examples become TF Serving warm-up requests.
@@ -27,7 +31,9 @@ class TrainingConfig:
     batch_size: int = 16
     learning_rate: float = 3e-4
     weight_decay: float = 1e-4
+    out_of_scope_false_rejection: float = 0.05
     out_of_scope_threshold: float = 0.3
+    out_of_scope_fixed_threshold: bool = False
     cache_transformed: bool = True
     warmup_requests: int = 8
 
