@@ -5,7 +5,12 @@ SHELL := /bin/bash
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.mmcs-installed
-DEBS    := espeak-ng sox libsox-fmt-all fonts-dejavu-core
+# Apache Airflow 2.x cannot share .venv (see requirements-airflow.lock); the Airflow DAG is
+# parsed and run in its own environment.
+AIRFLOW_VENV  := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.mmcs-installed
+IMAGE   := mmcs-pipeline:$(shell sed -n 's/^ *version="\(.*\)",/\1/p' setup.py)
+DEBS    := espeak-ng sox libsox-fmt-all fonts-dejavu-core chromium ffmpeg
 RUNS    := runs
 SAMPLE  := corpus/sample
 SHARED  := ../shared/data
@@ -14,13 +19,16 @@ SHARED  := ../shared/data
 PYTHON310 := $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help setup debs demo test lint format sample bench-ingest bench-quality clean
+.PHONY: help setup debs demo test lint format sample bench-ingest bench-rerun bench-serving bench-quality clean \
+	airflow-venv image
 
 help:
 	@echo "make demo    set up, run the pipeline on the embedded sample, show results"
 	@echo "make test    set up, run ruff and the whole test suite"
 	@echo "make sample  regenerate the embedded sample corpus ($(SAMPLE))"
 	@echo "make bench-ingest  ingestion throughput benchmark on the full corpus"
+	@echo "make bench-rerun   cached re-run vs first run of the pipeline on the sample"
+	@echo "make bench-serving REST serving load benchmark (mmcs serve, batching on/off)"
 	@echo "make bench-quality model quality benchmark (fused model and ablations)"
 
 setup: debs $(STAMP)
@@ -44,6 +52,24 @@ $(STAMP): requirements.lock setup.py
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+airflow-venv: $(AIRFLOW_STAMP)
+
+# Layered on .venv: a .pth file adds .venv's packages (mmcs included) behind its own; only
+# requirements-airflow.lock (Airflow and the pins it needs to differ) is installed here.
+$(AIRFLOW_STAMP): requirements-airflow.lock requirements.lock $(STAMP)
+	@[ -x $(AIRFLOW_VENV)/bin/python ] || $(PYTHON310) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -c 'import site, sys; \
+	  open(site.getsitepackages()[0] + "/mmcs-base-venv.pth", "w").write( \
+	  "import site; site.addsitedir(\"" + sys.argv[1] + "\")\n")' \
+	  "$$($(PY) -c 'import site; print(site.getsitepackages()[0])')"
+	$(AIRFLOW_VENV)/bin/python -m pip install -q --no-deps --ignore-installed \
+	  -r requirements-airflow.lock
+	@touch $(AIRFLOW_STAMP)
+
+# The pipeline image the compiled Kubeflow spec names (`mmcs compile kubeflow --image`).
+image:
+	docker build -t $(IMAGE) .
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -52,7 +78,7 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint
+test: lint airflow-venv
 	$(VENV)/bin/pytest -q -ra
 
 demo: setup
@@ -64,6 +90,14 @@ sample: setup
 
 bench-ingest: setup
 	$(PY) -m benchmarks.ingest_throughput --shared-data $(SHARED) --out benchmarks/results
+
+# Wall time of a cached re-run of the pipeline on the sample against its first run.
+bench-rerun: setup
+	$(PY) -m benchmarks.cached_rerun --logs $(SAMPLE) --out benchmarks/results
+
+# Latency and throughput of :predict at 1-32 clients on the newest runs/demo model.
+bench-serving: setup
+	$(PY) -m benchmarks.serving_load --out benchmarks/results
 
 # Hours on a 2-core CPU (four models on the full corpus); see the README.
 bench-quality: setup

@@ -15,6 +15,7 @@ setup(
     package_data={
         "schemas": ["*.json", "*.pbtxt", "*.txt"],
         "corpus": ["*.json", "*.yaml"],
+        "serving.chat": ["*.yaml", "static/*"],
     },
     # Exact versions live in requirements.lock (installed by `make setup`); these are the
     # direct dependencies, pinned to the TFX 1.16 set that installs on Python 3.10.

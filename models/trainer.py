@@ -17,6 +17,7 @@ from tfx import v1 as tfx
 
 import schemas
 from models import features, losses, out_of_scope_calibration, signatures, warmup
+from models.distribution import distribution_strategy
 from models.fusion_model import build_fusion_model
 from models.training_config import TrainingConfig
 
@@ -91,11 +92,48 @@ class _ThroughputLog(keras.callbacks.Callback):
         )
 
 
+class TrainingInterrupted(RuntimeError):
+    """Training stopped on purpose (TrainingConfig.fail_after_steps)."""
+
+
+class _FailAfterSteps(keras.callbacks.Callback):
+    """Raises after a number of training steps: a reproducible crash of the Trainer."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps = steps
+        self._done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._done += 1
+        if self._done >= self.steps:
+            raise TrainingInterrupted(
+                f"training stopped after {self._done} steps (fail_after_steps={self.steps})"
+            )
+
+
 def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model:
-    """Builds and fits the model; TensorBoard logs go to the Trainer's run directory."""
+    """Builds and fits the model under the configured distribution strategy; TensorBoard
+    logs go to the Trainer's run directory."""
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     keras.utils.set_random_seed(config.model.seed or 0)
-    model = build_fusion_model(config.model)
+    strategy = distribution_strategy(config.distribution)
+    logging.info(
+        "training under %s with %d replica(s)",
+        type(strategy).__name__,
+        strategy.num_replicas_in_sync,
+    )
+    # Variables made in the scope (the model's in build, the optimizer's in compile) are
+    # the strategy's distributed variables.
+    with strategy.scope():
+        model = build_fusion_model(config.model)
+        model.compile(
+            optimizer=keras.optimizers.AdamW(
+                learning_rate=config.learning_rate, weight_decay=config.weight_decay
+            ),
+            loss=losses.losses_by_output(),
+            metrics=losses.metrics_by_output(),
+        )
     model_inputs = sorted(model.input)
     train_data = transformed_dataset(
         fn_args.train_files,
@@ -113,22 +151,18 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
         shuffle=False,
         cache=config.cache_transformed,
     )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(
-            learning_rate=config.learning_rate, weight_decay=config.weight_decay
-        ),
-        loss=losses.losses_by_output(),
-        metrics=losses.metrics_by_output(),
-    )
     throughput = _ThroughputLog(config.batch_size)
+    callbacks = [
+        keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+        throughput,
+    ]
+    if config.fail_after_steps > 0:
+        callbacks.append(_FailAfterSteps(config.fail_after_steps))
     model.fit(
         train_data,
         validation_data=eval_data,
         epochs=config.epochs,
-        callbacks=[
-            keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
-            throughput,
-        ],
+        callbacks=callbacks,
         verbose=2,
     )
     tf.io.gfile.makedirs(fn_args.model_run_dir)

@@ -4,6 +4,9 @@ import dataclasses
 
 from models.fusion_model import FusionModelConfig
 
+# tf.distribute strategies the Trainer can build the model under (models/distribution.py).
+DISTRIBUTIONS = ("default", "mirrored", "multi_worker_mirrored")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
@@ -24,6 +27,12 @@ class TrainingConfig:
       cache_transformed: keep transformed examples in memory after the first epoch
         (decoding pictures and audio once); turn off for corpora larger than memory.
       warmup_requests: how many eval examples become TF Serving warm-up requests.
+      distribution: the tf.distribute strategy the model is built and trained under:
+        "default" (no distribution), "mirrored" (every local GPU, or the CPU) or
+        "multi_worker_mirrored" (the workers listed in TF_CONFIG; one Trainer process per
+        worker, see models/distribution.py).
+      fail_after_steps: when above 0, training raises TrainingInterrupted after this many
+        steps: a deterministic crash, to rehearse resuming an interrupted pipeline run.
     """
 
     model: FusionModelConfig = FusionModelConfig()
@@ -36,6 +45,8 @@ class TrainingConfig:
     out_of_scope_fixed_threshold: bool = False
     cache_transformed: bool = True
     warmup_requests: int = 8
+    distribution: str = "default"
+    fail_after_steps: int = 0
 
     @classmethod
     def from_custom_config(cls, custom_config: dict | None) -> "TrainingConfig":
@@ -49,6 +60,12 @@ class TrainingConfig:
         if unknown:
             raise ValueError(f"unknown training settings {sorted(unknown)}")
         return cls(model=FusionModelConfig(**model_values), **values)
+
+    def __post_init__(self):
+        if self.distribution not in DISTRIBUTIONS:
+            raise ValueError(
+                f"distribution {self.distribution!r} is not one of {list(DISTRIBUTIONS)}"
+            )
 
     def to_custom_config(self) -> dict:
         """The JSON-able form, for the Trainer's custom_config."""

@@ -6,13 +6,24 @@ import os
 import sys
 import warnings
 
-from pipeline import run_report
+from pipeline import compile_cli, run_report, tensorboard_cli
+from serving.chat import cli as chat_cli
+from serving.model_server import cli as model_server_cli
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 
 
 def _add_beam_args(parser: argparse.ArgumentParser) -> None:
+    from pipeline import config
+
+    parser.add_argument(
+        "--runner",
+        choices=sorted(config.RUNNER_PROFILES),
+        default="direct",
+        help="Beam runner profile (default direct); its options go in --beam-arg: "
+        + "; ".join(f"{p.name}: {p.description}" for p in config.RUNNER_PROFILES.values()),
+    )
     parser.add_argument(
         "--workers", type=int, default=2, help="Beam DirectRunner worker processes (default 2)"
     )
@@ -30,7 +41,10 @@ def _beam_config(args):
 
     mode = "multi_processing" if args.workers > 1 else "in_memory"
     return config.BeamConfig(
-        workers=max(args.workers, 1), running_mode=mode, extra_args=tuple(args.beam_arg)
+        workers=max(args.workers, 1),
+        running_mode=mode,
+        extra_args=tuple(args.beam_arg),
+        runner=args.runner,
     )
 
 
@@ -65,6 +79,11 @@ def _cmd_ingest(args) -> int:
         return EXIT_USAGE
     beam = _beam_config(args)
     try:
+        beam.pipeline_args()
+    except ValueError as error:
+        print(f"mmcs ingest: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         summary = beam_ingest.ingest_folder(
             args.logs, args.out, beam_pipeline_args=tuple(beam.pipeline_args())
         )
@@ -87,14 +106,24 @@ def _run_pipeline(args) -> int:
         return EXIT_USAGE
     paths = config.PipelinePaths(os.path.abspath(args.out))
     profile = config.PROFILES[args.profile]
+    beam = _beam_config(args)
+    try:
+        beam.pipeline_args()
+    except ValueError as error:
+        print(f"mmcs: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.span_window < 1:
+        print(f"mmcs: --span-window must be at least 1, not {args.span_window}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         local_runner.run_local(
             args.logs,
             paths,
-            beam=_beam_config(args),
+            beam=beam,
             training=profile.training,
             blessing=profile.blessing,
             enable_cache=not args.no_cache,
+            span_window=args.span_window,
         )
     except DataAnomaliesError as error:
         print(f"\nmmcs: the pipeline stopped at data validation.\n{error}", file=sys.stderr)
@@ -187,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="pipeline root and metadata folder (default runs/local)",
         )
         run.add_argument("--no-cache", action="store_true", help="re-run every component")
+        run.add_argument(
+            "--span-window",
+            type=int,
+            default=config.DEFAULT_SPAN_WINDOW,
+            metavar="N",
+            help="train on the newest N validated spans (day folders) of --logs "
+            f"(default {config.DEFAULT_SPAN_WINDOW})",
+        )
         _add_beam_args(run)
         run.set_defaults(func=_cmd_run)
 
@@ -197,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--logs", required=True, help="log folder with *.jsonl files")
     predict.add_argument("--out", required=True, help="JSONL file, one prediction per turn")
     predict.set_defaults(func=_cmd_predict)
+    model_server_cli.add_parser(commands)
+    chat_cli.add_parser(commands)
+    compile_cli.add_parser(commands)
+    tensorboard_cli.add_parser(commands)
     return parser
 
 

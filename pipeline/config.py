@@ -1,7 +1,9 @@
 """Pipeline configuration: names, default locations and Beam options, as typed values."""
 
 import dataclasses
+import glob
 import os
+import re
 
 from models.training_config import TrainingConfig
 from pipeline.evaluation import BlessingThresholds
@@ -12,24 +14,139 @@ MODEL_NAME = "mmcs"
 
 
 @dataclasses.dataclass(frozen=True)
-class BeamConfig:
-    """How Beam runs the data components (ingestion, statistics, later Transform).
+class RunnerProfile:
+    """A named Beam runner set-up: the runner and the options it needs.
 
-    DirectRunner with one worker process per core by default; `extra_args` carries any
-    other Beam pipeline option (e.g. --runner=FlinkRunner --flink_master=...).
+    Attributes:
+      name: what `--runner NAME` selects.
+      runner: Beam's --runner value (a registered name or a fully qualified class).
+      defaults: options set unless given again (as --beam-arg) by the user.
+      required: options that have no sensible default and must be given.
+      description: one line for --help and the README.
+    """
+
+    name: str
+    runner: str
+    defaults: tuple[tuple[str, str], ...] = ()
+    required: tuple[str, ...] = ()
+    description: str = ""
+
+
+# Beam's Dask runner is not registered by a short name in Beam 2.74.
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+
+RUNNER_PROFILES = {
+    profile.name: profile
+    for profile in (
+        RunnerProfile(
+            "direct",
+            "DirectRunner",
+            description="this machine, one process per worker (--workers)",
+        ),
+        RunnerProfile(
+            "dask",
+            DASK_RUNNER,
+            description="a Dask cluster: --dask_client_address=HOST:8786 (without it Beam "
+            "starts a local cluster)",
+        ),
+        RunnerProfile(
+            "flink",
+            "FlinkRunner",
+            defaults=(("flink_master", "localhost:8081"), ("environment_type", "LOOPBACK")),
+            description="a Flink cluster: --flink_master=HOST:8081; on a cluster "
+            "--environment_type=DOCKER --sdk_container_image=IMAGE (the mmcs pipeline image)",
+        ),
+        RunnerProfile(
+            "spark",
+            "SparkRunner",
+            defaults=(("spark_master_url", "local[2]"), ("environment_type", "LOOPBACK")),
+            description="a Spark cluster: --spark_master_url=spark://HOST:7077; on a cluster "
+            "--environment_type=DOCKER --sdk_container_image=IMAGE",
+        ),
+        RunnerProfile(
+            "dataflow",
+            "DataflowRunner",
+            required=("project", "region", "temp_location", "sdk_container_image"),
+            description="Google Cloud Dataflow: --project --region --temp_location=gs://... "
+            "[--staging_location=gs://...] --sdk_container_image=IMAGE",
+        ),
+    )
+}
+
+
+def _option_name(arg: str) -> str | None:
+    """'--flink_master=h:1' -> 'flink_master'; None for anything not an --option."""
+    if not arg.startswith("--"):
+        return None
+    return arg[2:].split("=", 1)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class BeamConfig:
+    """How Beam runs the data components (ingestion, statistics, validation, Transform,
+    evaluation).
+
+    The DirectRunner with one worker process per core by default; `runner` names another
+    profile of RUNNER_PROFILES, and `extra_args` carries its options and any other Beam
+    pipeline option (e.g. --flink_master=flink:8081); an option given in `extra_args`
+    replaces the profile's default.
     """
 
     workers: int = 2
     running_mode: str = "multi_processing"
     extra_args: tuple[str, ...] = ()
+    runner: str = "direct"
 
     def pipeline_args(self) -> list[str]:
-        """The Beam pipeline arguments for these settings."""
-        args = [
-            f"--direct_running_mode={self.running_mode}",
-            f"--direct_num_workers={self.workers}",
-        ]
+        """The Beam pipeline arguments for these settings.
+
+        Raises:
+          ValueError: an unknown runner, or a required option of its profile is missing.
+        """
+        if self.runner not in RUNNER_PROFILES:
+            raise ValueError(
+                f"unknown Beam runner {self.runner!r}; expected one of {sorted(RUNNER_PROFILES)}"
+            )
+        profile = RUNNER_PROFILES[self.runner]
+        given = {_option_name(arg) for arg in self.extra_args} - {None}
+        missing = [name for name in profile.required if name not in given]
+        if missing:
+            raise ValueError(
+                f"Beam runner {self.runner!r} needs "
+                + " ".join(f"--beam-arg=--{name}=..." for name in missing)
+            )
+        args = [] if "runner" in given else [f"--runner={profile.runner}"]
+        if profile.name == "direct":
+            args += [
+                f"--direct_running_mode={self.running_mode}",
+                f"--direct_num_workers={self.workers}",
+            ]
+        args += [f"--{name}={value}" for name, value in profile.defaults if name not in given]
         return args + list(self.extra_args)
+
+
+# Log folder layouts LogExampleGen reads (patterns relative to the log folder).
+# Flat: *.jsonl directly in the folder, all of it one span (span 0).
+FLAT_LOG_PATTERN = "*.jsonl"
+# Dated: one sub-folder per day, <logs>/2026-11-01/*.jsonl (+ its attachments/); the span is
+# the day (days since 1970-01-01) and a run ingests the newest day.
+DATED_LOG_PATTERN = "{YYYY}-{MM}-{DD}/*.jsonl"
+# How many of the newest spans Transform and the Trainer read.
+DEFAULT_SPAN_WINDOW = 7
+_DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def log_pattern_for(log_dir: str) -> str:
+    """The layout of a local log folder: dated when it has day folders and no *.jsonl of
+    its own, flat otherwise."""
+    if glob.glob(os.path.join(log_dir, "*.jsonl")):
+        return FLAT_LOG_PATTERN
+    days = [
+        name
+        for name in os.listdir(log_dir)
+        if _DAY_FOLDER.match(name) and glob.glob(os.path.join(log_dir, name, "*.jsonl"))
+    ]
+    return DATED_LOG_PATTERN if days else FLAT_LOG_PATTERN
 
 
 @dataclasses.dataclass(frozen=True)

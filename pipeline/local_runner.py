@@ -19,8 +19,18 @@ def run_local(
     blessing: BlessingThresholds = BlessingThresholds(),
     pipeline_name: str = config.PIPELINE_NAME,
     enable_cache: bool = True,
+    span_window: int = config.DEFAULT_SPAN_WINDOW,
+    log_pattern: str | None = None,
 ) -> None:
-    """Runs the whole pipeline once; raises if any component fails."""
+    """Runs the whole pipeline once; raises if any component fails.
+
+    Args:
+      log_dir: a flat log folder (one span) or a folder of day folders (the newest day
+        is this run's span).
+      span_window: how many of the newest validated spans Transform and the Trainer read.
+      log_pattern: the span's log files relative to log_dir; by default detected from
+        the folder's layout (config.log_pattern_for).
+    """
     os.makedirs(paths.root, exist_ok=True)
     tfx.orchestration.LocalDagRunner().run(
         create_pipeline(
@@ -37,5 +47,7 @@ def run_local(
                 paths.metadata_path
             ),
             enable_cache=enable_cache,
+            log_pattern=log_pattern or config.log_pattern_for(log_dir),
+            span_window_size=span_window,
         )
     )

@@ -6,10 +6,12 @@ Used by the LogExampleGen executor and by `mmcs ingest`; both write the same lay
   <quarantine_dir>/summary.json          counts: records in = examples out + quarantined
 """
 
+import collections
 import dataclasses
 import json
 import os
 import posixpath
+import uuid
 
 import apache_beam as beam
 import farmhash
@@ -28,7 +30,6 @@ EXAMPLES_FILE_PREFIX = "data_tfrecord"
 
 _CONVERTED = "converted"
 _QUARANTINED = "quarantined"
-_BLANK = "blank"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,50 +81,45 @@ def read_log_lines(path: str):
             yield f"{path}:{number}", folder, (raw if raw.strip() else None)
 
 
-class _ReadLogLines(beam.DoFn):
-    """Yields (source, folder, raw line) for every non-blank line of a .jsonl file."""
-
-    def process(self, path: str):
-        for source, folder, raw in read_log_lines(path):
-            if raw is None:
-                yield beam.pvalue.TaggedOutput(_BLANK, path)
-            else:
-                yield source, folder, raw
+def _is_blank(element) -> bool:
+    return element[2] is None
 
 
 def _keyed_by_turn_id(element):
-    """(turn_id, source) of a line whose turn_id can be read, for duplicate detection."""
+    """(key, line): lines with the same turn_id share a key; a line whose turn_id cannot be
+    read is keyed by its source, alone."""
     source, _, raw = element
     turn_id = turn_id_of(raw)
-    if turn_id is not None:
-        yield turn_id, source
+    return (("turn_id", turn_id) if turn_id is not None else ("source", source)), element
 
 
-def _later_duplicates(keyed):
-    """For one turn_id: (source, first source) of every occurrence after the first."""
-    _, sources = keyed
-    ordered = sorted(sources, key=_source_order)
+def _first_and_duplicates(keyed):
+    """For one key: (line, None) for the first occurrence in (file, line) order, then
+    (line, first source) for every later one."""
+    _, lines = keyed
+    ordered = sorted(lines, key=lambda line: _source_order(line[0]))
+    yield ordered[0], None
     for later in ordered[1:]:
-        yield later, ordered[0]
+        yield later, ordered[0][0]
 
 
 class _ConvertRecord(beam.DoFn):
-    """Converts a line, routing it to the converted or the quarantined output.
+    """Converts a line to (_CONVERTED, ConvertedTurn) or (_QUARANTINED, QuarantinedRecord).
 
-    Duplicates are decided on the raw lines, before conversion: the first occurrence of a
-    turn_id in (file, line) order is converted, later ones are set aside unconverted. The
-    heavy payloads (decoded pictures and audio) then never cross a shuffle, so conversion
-    and writing stay fused in the same worker.
+    Duplicates are decided on the raw lines, before conversion (the lines of a turn_id
+    are grouped; the first in (file, line) order is converted, later ones are set aside
+    unconverted). The heavy payloads (decoded pictures and audio) then never cross a
+    shuffle, so conversion and writing stay fused in the same worker. One tagged main
+    output rather than Beam multi-outputs: Beam's Dask runner does not separate them.
     """
 
     def __init__(self, limits: IngestLimits):
         self._limits = limits
 
-    def process(self, element, duplicates: dict):
-        source, folder, raw = element
-        first = duplicates.get(source)
+    def process(self, element_and_first):
+        (source, folder, raw), first = element_and_first
         if first is not None:
-            yield beam.pvalue.TaggedOutput(
+            yield (
                 _QUARANTINED,
                 quarantine.QuarantinedRecord(
                     source=source,
@@ -135,11 +131,9 @@ class _ConvertRecord(beam.DoFn):
             )
             return
         try:
-            yield beam.pvalue.TaggedOutput(
-                _CONVERTED, convert_record(source, folder, raw, self._limits)
-            )
+            yield _CONVERTED, convert_record(source, folder, raw, self._limits)
         except quarantine.RecordRejected as rejected:
-            yield beam.pvalue.TaggedOutput(
+            yield (
                 _QUARANTINED,
                 quarantine.QuarantinedRecord(
                     source=source,
@@ -151,8 +145,87 @@ class _ConvertRecord(beam.DoFn):
             )
 
 
+def _tagged(tag: str):
+    """The values of the (tag, value) pairs with this tag."""
+
+    def select(tagged):
+        if tagged[0] == tag:
+            yield tagged[1]
+
+    return select
+
+
+def _in_split(index: int, splits: tuple[SplitSpec, ...]):
+    def belongs(turn) -> bool:
+        return split_of_session(turn.session_id, splits) == index
+
+    return belongs
+
+
 def _quarantine_lines(records: list[quarantine.QuarantinedRecord]) -> list[str]:
     return [r.to_json() for r in sorted(records, key=lambda r: _source_order(r.source))]
+
+
+def _write_file(text: str, path: str) -> str:
+    """Writes a whole small file (the quarantine, the summary) from one element; through a
+    temporary name, so a reader never sees half a file."""
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+    with tf.io.gfile.GFile(temporary, "w") as out:
+        out.write(text)
+    tf.io.gfile.rename(temporary, path, overwrite=True)
+    return path
+
+
+def _lines_text(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)
+
+
+class _Gather(beam.PTransform):
+    """Every element of a PCollection as one list, an empty one when there are none.
+
+    A GroupByKey on a single key rather than CombineGlobally, whose default value for an
+    empty input is a side input (Beam's Dask runner recomputes side inputs inside tasks).
+    """
+
+    def expand(self, pcoll):
+        seed = pcoll.pipeline | "Seed" >> beam.Create([(0, (False, None))])
+        keyed = pcoll | "Key" >> beam.Map(lambda element: (0, (True, element)))
+        return (
+            (seed, keyed)
+            | "Union" >> beam.Flatten()
+            | "Group" >> beam.GroupByKey()
+            | "List" >> beam.Map(lambda group: [value for real, value in group[1] if real])
+        )
+
+
+class _WriteBundleShard(beam.DoFn):
+    """Writes each bundle's serialized examples to a GZIP TFRecord shard of its own.
+
+    For Beam's Dask runner, where WriteToTFRecord's temporary-directory protocol does not
+    hold (its side inputs are recomputed per task, so shards land in temporary folders
+    the finalizing step never sees). Each shard is written under a temporary name and
+    renamed when its bundle ends.
+    """
+
+    def __init__(self, prefix: str):
+        self._prefix = prefix
+
+    def start_bundle(self):
+        self._writer = None
+
+    def process(self, record: bytes):
+        if self._writer is None:
+            tf.io.gfile.makedirs(os.path.dirname(self._prefix))
+            self._path = f"{self._prefix}-{uuid.uuid4().hex}.gz"
+            self._writer = tf.io.TFRecordWriter(self._path + ".tmp", options="GZIP")
+        self._writer.write(record)
+
+    def finish_bundle(self):
+        if self._writer is not None:
+            self._writer.close()
+            tf.io.gfile.rename(self._path + ".tmp", self._path, overwrite=True)
+            self._writer = None
 
 
 def _summary_json(counts: dict, splits: tuple[SplitSpec, ...]) -> str:
@@ -193,76 +266,75 @@ class IngestLogs(beam.PTransform):
         self._limits = limits
 
     def expand(self, pbegin):
+        # Single-output steps ending in one "Done" step that depends on every write: this
+        # runs unchanged on the DirectRunner, Flink, Spark, Dataflow and Beam's Dask runner
+        # (which computes only the graph behind the last step and does not separate
+        # multi-outputs).
         splits = self._splits
-        lines = (
+        runner = pbegin.pipeline.options.view_as(beam.options.pipeline_options.StandardOptions)
+        on_dask = str(runner.runner or "").endswith("DaskRunner")
+        all_lines = (
             pbegin
             | "ListFiles" >> beam.Create(self._files)
-            | "ReadLines" >> beam.ParDo(_ReadLogLines()).with_outputs(_BLANK, main="lines")
+            | "ReadLines" >> beam.FlatMap(read_log_lines)
         )
-        records = (
-            lines.lines
-            # Conversion (decoding, resampling) dominates: spread lines over workers.
-            | "Distribute" >> beam.Reshuffle()
-        )
-        duplicates = (
-            records
-            | "KeyByTurnId" >> beam.FlatMap(_keyed_by_turn_id)
+        lines = all_lines | "NonBlank" >> beam.Filter(lambda line: not _is_blank(line))
+        blank = all_lines | "Blank" >> beam.Filter(_is_blank)
+        # Grouping the raw lines by turn_id finds duplicates and spreads the conversion
+        # (decoding, resampling: what dominates) over the workers. No side input: Beam's
+        # Dask runner recomputes side inputs inside tasks, under clashing task keys.
+        results = (
+            lines
+            | "KeyByTurnId" >> beam.Map(_keyed_by_turn_id)
             | "GroupByTurnId" >> beam.GroupByKey()
-            | "LaterDuplicates" >> beam.FlatMap(_later_duplicates)
+            | "FirstAndDuplicates" >> beam.FlatMap(_first_and_duplicates)
+            | "Convert" >> beam.ParDo(_ConvertRecord(self._limits))
         )
-        converted = records | "Convert" >> beam.ParDo(
-            _ConvertRecord(self._limits), duplicates=beam.pvalue.AsDict(duplicates)
-        ).with_outputs(_CONVERTED, _QUARANTINED)
-        quarantined = converted[_QUARANTINED]
+        converted = results | "Converted" >> beam.FlatMap(_tagged(_CONVERTED))
+        quarantined = results | "Quarantined" >> beam.FlatMap(_tagged(_QUARANTINED))
 
-        per_split = converted[_CONVERTED] | "SplitBySession" >> beam.Partition(
-            lambda turn, _: split_of_session(turn.session_id, splits), len(splits)
-        )
         count_keys = [
             pbegin | "CountFiles" >> beam.Create([("files",)] * len(self._files)),
-            lines.lines | "KeyRecords" >> beam.Map(lambda _: ("records",)),
-            lines[_BLANK] | "KeyBlank" >> beam.Map(lambda _: ("blank",)),
+            lines | "KeyRecords" >> beam.Map(lambda _: ("records",)),
+            blank | "KeyBlank" >> beam.Map(lambda _: ("blank",)),
             quarantined | "KeyReasons" >> beam.Map(lambda q: ("reason", q.reason)),
         ]
+        written = []
         for index, split in enumerate(splits):
             name = split.name
-            examples = per_split[index] | f"Serialize[{name}]" >> beam.Map(
-                lambda t: t.serialized_example
-            )
-            examples | f"Write[{name}]" >> beam.io.WriteToTFRecord(
-                os.path.join(self._examples_dir, f"Split-{name}", EXAMPLES_FILE_PREFIX),
-                file_name_suffix=".gz",
-                compression_type=beam.io.filesystem.CompressionTypes.GZIP,
-            )
+            in_split = converted | f"Select[{name}]" >> beam.Filter(_in_split(index, splits))
+            serialized = in_split | f"Serialize[{name}]" >> beam.Map(lambda t: t.serialized_example)
+            prefix = os.path.join(self._examples_dir, f"Split-{name}", EXAMPLES_FILE_PREFIX)
+            if on_dask:
+                write = beam.ParDo(_WriteBundleShard(prefix))
+            else:
+                write = beam.io.WriteToTFRecord(
+                    prefix,
+                    file_name_suffix=".gz",
+                    compression_type=beam.io.filesystem.CompressionTypes.GZIP,
+                )
+            written.append(serialized | f"Write[{name}]" >> write)
             count_keys.append(
-                per_split[index] | f"KeySplit[{name}]" >> beam.Map(lambda _, n=name: ("split", n))
+                in_split | f"KeySplit[{name}]" >> beam.Map(lambda _, n=name: ("split", n))
             )
 
-        (
+        written.append(
             quarantined
-            | "CollectQuarantine" >> beam.combiners.ToList()
-            | "OrderQuarantine" >> beam.FlatMap(_quarantine_lines)
+            | "CollectQuarantine" >> _Gather()
+            | "OrderQuarantine" >> beam.Map(lambda records: _lines_text(_quarantine_lines(records)))
             | "WriteQuarantine"
-            >> beam.io.WriteToText(
-                os.path.join(self._quarantine_dir, QUARANTINE_FILE),
-                num_shards=1,
-                shard_name_template="",
-            )
+            >> beam.Map(_write_file, os.path.join(self._quarantine_dir, QUARANTINE_FILE))
         )
-        (
+        written.append(
             count_keys
             | "AllCountKeys" >> beam.Flatten()
-            | "Count" >> beam.combiners.Count.PerElement()
-            | "ToDict" >> beam.combiners.ToDict()
-            | "Summarize" >> beam.Map(_summary_json, splits)
+            | "CollectCountKeys" >> _Gather()
+            | "Count" >> beam.Map(collections.Counter)
+            | "Summarize" >> beam.Map(lambda counts: _summary_json(counts, splits) + "\n")
             | "WriteSummary"
-            >> beam.io.WriteToText(
-                os.path.join(self._quarantine_dir, SUMMARY_FILE),
-                num_shards=1,
-                shard_name_template="",
-            )
+            >> beam.Map(_write_file, os.path.join(self._quarantine_dir, SUMMARY_FILE))
         )
-        return pbegin.pipeline
+        return written | "Done" >> beam.Flatten()
 
 
 def read_summary(quarantine_dir: str) -> dict:
@@ -307,8 +379,14 @@ def ingest_folder(
     if not files:
         raise IngestError(f"no log files matching {list(patterns)} in {log_dir}")
     options = beam.options.pipeline_options.PipelineOptions(list(beam_pipeline_args))
-    with beam.Pipeline(options=options) as pipeline:
-        _ = pipeline | "IngestLogs" >> IngestLogs(files, out_dir, out_dir, splits, limits)
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | "IngestLogs" >> IngestLogs(files, out_dir, out_dir, splits, limits)
+    result = pipeline.run()
+    result.wait_until_finish()
+    # Beam's Dask runner opens a distributed.Client per run and leaves it open.
+    client = getattr(result, "client", None)
+    if client is not None:
+        client.close()
     summary = read_summary(out_dir)
     check_ingestable(summary, log_dir)
     return summary

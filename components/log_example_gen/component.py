@@ -53,7 +53,9 @@ class LogExampleGen(base_beam_component.BaseBeamComponent):
         Args:
           input_base: the log folder (local path or any filesystem TensorFlow reads).
           input_config: input patterns relative to input_base; one split matching
-            *.jsonl by default. Patterns may use {SPAN} for dated log folders.
+            *.jsonl by default (one span, span 0). A pattern with a span spec, e.g.
+            "{YYYY}-{MM}-{DD}/*.jsonl" for day folders or "{SPAN}/*.jsonl", is resolved by
+            the FileBasedDriver to the newest span, and only its files are read.
           output_config: output splits and their hash buckets; train:eval 2:1 by
             session_id by default.
           range_config: which spans to ingest (latest by default).
