@@ -33,6 +33,10 @@ AUDIO_KEY = "audio"
 HAS_AUDIO_KEY = "has_audio"
 AUDIO_DURATION_KEY = "audio_duration_s"
 AUDIO_SAMPLE_RATE = 16_000
+# What is said in the audio, as speech recognition (models/speech_recognition.py) hears
+# it: derived at ingestion, and by whoever calls the model in front of serving; "" or
+# absent when there is no audio or nothing is said. Not a field of the raw log.
+TRANSCRIPT_KEY = "transcript"
 
 # === Labels (optional: unlabelled production turns carry neither) ===
 INTENT_KEY = "intent"
@@ -63,15 +67,24 @@ RAW_FEATURE_KEYS = (
     AUDIO_KEY,
     HAS_AUDIO_KEY,
     AUDIO_DURATION_KEY,
+    TRANSCRIPT_KEY,
     INTENT_KEY,
     SENTIMENT_KEY,
 )
+
+# The named inputs of the serving_default signature (REST clients send all four, "" for
+# an absent one), in this order.
+SERVING_INPUT_KEYS = (TEXT_KEY, IMAGE_KEY, AUDIO_KEY, TRANSCRIPT_KEY)
 
 # === Transformed features (outputs of models/preprocessing.py, inputs of the model) ===
 TEXT_SEQUENCE_LENGTH = 40
 TEXT_TOKEN_IDS_KEY = "text_token_ids"  # int64 [batch, TEXT_SEQUENCE_LENGTH]
 TEXT_SEGMENT_IDS_KEY = "text_segment_ids"  # int64 [batch, TEXT_SEQUENCE_LENGTH]
 TEXT_PADDING_MASK_KEY = "text_padding_mask"  # int64 [batch, TEXT_SEQUENCE_LENGTH], 1 = token
+# The transcript, tokenized like the text (same vocabulary and length).
+TRANSCRIPT_TOKEN_IDS_KEY = "transcript_token_ids"
+TRANSCRIPT_SEGMENT_IDS_KEY = "transcript_segment_ids"
+TRANSCRIPT_PADDING_MASK_KEY = "transcript_padding_mask"
 
 IMAGE_SIZE = 224
 IMAGE_PIXELS_KEY = "image_pixels"  # float32 [batch, IMAGE_SIZE, IMAGE_SIZE, 3], (x - 127) / 128
@@ -89,6 +102,7 @@ AUDIO_FRAME_MASK_KEY = "audio_frame_mask"  # int64 [batch, AUDIO_FRAMES], 1 = re
 TEXT_PRESENT_KEY = "text_present"
 IMAGE_PRESENT_KEY = "image_present"
 AUDIO_PRESENT_KEY = "audio_present"
+TRANSCRIPT_PRESENT_KEY = "transcript_present"
 
 # Labels as class indices in the contract's order (schemas.intent_labels(),
 # schemas.sentiment_labels()); -1 where the label is absent (masked in the loss).

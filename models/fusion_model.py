@@ -19,12 +19,23 @@ from models.text_encoder import TextEncoder
 TEXT = features.TEXT_KEY
 IMAGE = features.IMAGE_KEY
 AUDIO = features.AUDIO_KEY
-MODALITIES = (TEXT, IMAGE, AUDIO)
+# The speech transcript is a modality of its own (its own slot in the fusion, its own
+# presence and modality dropout), read by the text encoder: the same BERT and
+# projection weights as the typed text.
+TRANSCRIPT = features.TRANSCRIPT_KEY
+MODALITIES = (TEXT, IMAGE, AUDIO, TRANSCRIPT)
 
 PRESENCE_KEYS = {
     TEXT: features.TEXT_PRESENT_KEY,
     IMAGE: features.IMAGE_PRESENT_KEY,
     AUDIO: features.AUDIO_PRESENT_KEY,
+    TRANSCRIPT: features.TRANSCRIPT_PRESENT_KEY,
+}
+# The text encoder's inputs -> the transformed transcript features fed to them.
+_TRANSCRIPT_INPUTS = {
+    features.TEXT_TOKEN_IDS_KEY: features.TRANSCRIPT_TOKEN_IDS_KEY,
+    features.TEXT_SEGMENT_IDS_KEY: features.TRANSCRIPT_SEGMENT_IDS_KEY,
+    features.TEXT_PADDING_MASK_KEY: features.TRANSCRIPT_PADDING_MASK_KEY,
 }
 
 
@@ -115,11 +126,10 @@ def model_input_specs(config: FusionModelConfig) -> dict[str, tuple[tuple[int, .
     """The model's inputs: feature key -> (shape without the batch axis, dtype)."""
     specs = {}
     if TEXT in config.modalities:
-        for key in (
-            features.TEXT_TOKEN_IDS_KEY,
-            features.TEXT_SEGMENT_IDS_KEY,
-            features.TEXT_PADDING_MASK_KEY,
-        ):
+        for key in _TRANSCRIPT_INPUTS:
+            specs[key] = ((config.text_sequence_length,), "int64")
+    if TRANSCRIPT in config.modalities:
+        for key in _TRANSCRIPT_INPUTS.values():
             specs[key] = ((config.text_sequence_length,), "int64")
     if IMAGE in config.modalities:
         specs[features.IMAGE_PIXELS_KEY] = ((config.image_size, config.image_size, 3), "float32")
@@ -188,7 +198,8 @@ def build_fusion_model(
     Args:
         config: sizes and switches.
         text_backbone: a `keras_hub.models.BertBackbone`; None loads all-MiniLM-L6-v2
-            (`models.minilm.minilm_backbone`). Unused without the text modality.
+            (`models.minilm.minilm_backbone`). Unused without the text and transcript
+            modalities; with both, one encoder reads the two.
         image_backbone: a Keras 3 model over (image_size, image_size, 3) pixels scaled
             (x - 127) / 128; None loads EfficientNet-Lite0 with ImageNet weights.
             Unused without the image modality.
@@ -205,15 +216,23 @@ def build_fusion_model(
         for key, (shape, dtype) in model_input_specs(config).items()
     }
 
+    text_encoder = None
+    if TEXT in config.modalities or TRANSCRIPT in config.modalities:
+        text_encoder = _text_encoder(config, text_backbone)
     encoders = {
-        TEXT: lambda: _text_encoder(config, text_backbone),
+        TEXT: lambda: text_encoder,
         IMAGE: lambda: _image_encoder(config, image_backbone),
         AUDIO: lambda: _audio_encoder(config),
+        TRANSCRIPT: lambda: text_encoder,
     }
     embeddings = []
     for modality in config.modalities:
         encoder = encoders[modality]()
-        embeddings.append(encoder({key: inputs[key] for key in encoder.input}))
+        if modality == TRANSCRIPT:
+            feed = {key: inputs[_TRANSCRIPT_INPUTS[key]] for key in encoder.input}
+        else:
+            feed = {key: inputs[key] for key in encoder.input}
+        embeddings.append(encoder(feed))
     presence = keras.ops.stack(
         [inputs[PRESENCE_KEYS[modality]] for modality in config.modalities], axis=-1
     )

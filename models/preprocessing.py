@@ -36,6 +36,12 @@ _LABEL_SOURCES = {
     features.INTENT_LABEL_KEY: (features.INTENT_KEY, schemas.intent_labels),
     features.SENTIMENT_LABEL_KEY: (features.SENTIMENT_KEY, schemas.sentiment_labels),
 }
+# Where each of tokenize_text's outputs goes for the transcript.
+_TRANSCRIPT_TOKEN_KEYS = {
+    features.TEXT_TOKEN_IDS_KEY: features.TRANSCRIPT_TOKEN_IDS_KEY,
+    features.TEXT_SEGMENT_IDS_KEY: features.TRANSCRIPT_SEGMENT_IDS_KEY,
+    features.TEXT_PADDING_MASK_KEY: features.TRANSCRIPT_PADDING_MASK_KEY,
+}
 # Raw string features passed through for slicing in TFMA.
 _PASSTHROUGH_KEYS = (features.TURN_ID_KEY, features.CHANNEL_KEY)
 
@@ -165,9 +171,10 @@ def preprocessing_fn(inputs):
 
     Returns:
         Dict of the transformed keys of `features` (shapes and dtypes noted there):
-        text token ids / segment ids / padding mask, image pixels, audio log-mel and
-        frame mask, the three presence flags, the two labels, and for slicing the
-        turn id, channel and modality combination.
+        text token ids / segment ids / padding mask, the same three for the speech
+        transcript, image pixels, audio log-mel and frame mask, the four presence
+        flags, the two labels, and for slicing the turn id, channel and modality
+        combination.
     """
     batch_size = _batch_size(next(iter(inputs.values())))
     outputs = {}
@@ -177,24 +184,28 @@ def preprocessing_fn(inputs):
     texts = _raw_strings(inputs, features.TEXT_KEY, batch_size)
     images = _raw_strings(inputs, features.IMAGE_KEY, batch_size)
     audio = _raw_strings(inputs, features.AUDIO_KEY, batch_size)
+    transcripts = _raw_strings(inputs, features.TRANSCRIPT_KEY, batch_size)
     present = {
         features.TEXT_KEY: text_preprocessing.text_present(texts),
         features.IMAGE_KEY: image_preprocessing.image_present(images),
         features.AUDIO_KEY: audio_features.audio_present(audio),
+        features.TRANSCRIPT_KEY: text_preprocessing.text_present(transcripts),
     }
 
     vocabulary = text_preprocessing.text_vocabulary_path()
     tokenizer = tft.make_and_track_object(
         lambda: text_preprocessing.make_text_tokenizer(vocabulary), name="text_tokenizer"
     )
+    special_ids = text_preprocessing.special_token_ids(vocabulary)
     outputs.update(
-        text_preprocessing.tokenize_text(
-            texts,
-            present[features.TEXT_KEY],
-            tokenizer,
-            text_preprocessing.special_token_ids(vocabulary),
-        )
+        text_preprocessing.tokenize_text(texts, present[features.TEXT_KEY], tokenizer, special_ids)
     )
+    # The transcript is read by the same tokenizer, into its own three features.
+    transcript_tokens = text_preprocessing.tokenize_text(
+        transcripts, present[features.TRANSCRIPT_KEY], tokenizer, special_ids
+    )
+    for text_key, transcript_key in _TRANSCRIPT_TOKEN_KEYS.items():
+        outputs[transcript_key] = transcript_tokens[text_key]
     outputs[features.IMAGE_PIXELS_KEY] = image_preprocessing.image_pixels(
         images, present[features.IMAGE_KEY]
     )
@@ -204,6 +215,7 @@ def preprocessing_fn(inputs):
         (features.TEXT_KEY, features.TEXT_PRESENT_KEY),
         (features.IMAGE_KEY, features.IMAGE_PRESENT_KEY),
         (features.AUDIO_KEY, features.AUDIO_PRESENT_KEY),
+        (features.TRANSCRIPT_KEY, features.TRANSCRIPT_PRESENT_KEY),
     ):
         outputs[present_key] = tf.cast(present[raw_key], tf.float32)
     outputs[features.MODALITY_COMBINATION_KEY] = _modality_combination(present)

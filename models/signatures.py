@@ -1,9 +1,10 @@
 """The exported serving module: raw inputs -> TF Transform graph -> fusion model -> answers.
 
 Three signatures (# TF Serving and the TFX Evaluator call these):
-  serving_default     raw named inputs (text, image bytes, audio bytes; any may be empty)
-                      for REST clients; returns intent, intent_probabilities, confidence,
-                      out_of_scope, sentiment, sentiment_probabilities.
+  serving_default     raw named inputs (text, image bytes, audio bytes, the audio's
+                      transcript; any may be empty) for REST clients; returns
+                      intent, intent_probabilities, confidence, out_of_scope,
+                      sentiment, sentiment_probabilities.
   serving_tf_example  serialized tf.Example (raw features) for the Evaluator and batch
                       inference; same outputs.
   transform_features  serialized tf.Example -> transformed features, for TFMA.
@@ -38,16 +39,19 @@ def _optional_bytes(values: tf.Tensor) -> tf.SparseTensor:
     return tf.SparseTensor(indices, tf.gather_nd(values, rows), tf.stack([batch, 1]))
 
 
-def raw_features_from_request(text, image, audio) -> dict:
+def raw_features_from_request(text, image, audio, transcript) -> dict:
     """The raw features the Transform graph reads, from the REST inputs.
 
     Presence is derived in the graph from the content itself, so the has_* flags are not
     needed; outputs that depend on raw features not fed here (labels, ids) are dropped.
+    The transcript is what `models.speech_recognition` hears in the audio: the caller
+    runs it (the stock TF Serving binary cannot); "" leaves the model the audio alone.
     """
     return {
         features.TEXT_KEY: _optional_bytes(text),
         features.IMAGE_KEY: _optional_bytes(image),
         features.AUDIO_KEY: _optional_bytes(audio),
+        features.TRANSCRIPT_KEY: _optional_bytes(transcript),
     }
 
 
@@ -115,10 +119,11 @@ class ServingModule(tf.Module):
             tf.TensorSpec([None], tf.string, name=features.TEXT_KEY),
             tf.TensorSpec([None], tf.string, name=features.IMAGE_KEY),
             tf.TensorSpec([None], tf.string, name=features.AUDIO_KEY),
+            tf.TensorSpec([None], tf.string, name=features.TRANSCRIPT_KEY),
         ]
     )
-    def serve_raw(self, text, image, audio):
-        transformed = self.tft_layer(raw_features_from_request(text, image, audio))
+    def serve_raw(self, text, image, audio, transcript):
+        transformed = self.tft_layer(raw_features_from_request(text, image, audio, transcript))
         return self._answer(transformed)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])

@@ -8,7 +8,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 from models import features
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-_REQUEST_INPUTS = (features.TEXT_KEY, features.IMAGE_KEY, features.AUDIO_KEY)
+_REQUEST_INPUTS = features.SERVING_INPUT_KEYS
 
 
 def _bytes_value(example: tf.train.Example, key: str) -> bytes:
@@ -17,7 +17,7 @@ def _bytes_value(example: tf.train.Example, key: str) -> bytes:
 
 
 def _combination(example: tf.train.Example) -> tuple[bool, ...]:
-    return tuple(bool(_bytes_value(example, key)) for key in _REQUEST_INPUTS)
+    return tuple(bool(_bytes_value(example, key)) for key in features.MODALITY_COMBINATION_ORDER)
 
 
 def warmup_examples(file_patterns: list[str], count: int) -> list[tf.train.Example]:
@@ -35,12 +35,14 @@ def warmup_examples(file_patterns: list[str], count: int) -> list[tf.train.Examp
     return (chosen + rest)[:count]
 
 
-def predict_request(text: bytes, image: bytes, audio: bytes) -> predict_pb2.PredictRequest:
+def predict_request(
+    text: bytes, image: bytes, audio: bytes, transcript: bytes
+) -> predict_pb2.PredictRequest:
     """A serving_default PredictRequest for one turn (empty bytes = modality absent)."""
     request = predict_pb2.PredictRequest(
         model_spec=model_pb2.ModelSpec(signature_name="serving_default")
     )
-    for key, value in zip(_REQUEST_INPUTS, (text, image, audio), strict=True):
+    for key, value in zip(_REQUEST_INPUTS, (text, image, audio, transcript), strict=True):
         request.inputs[key].CopyFrom(tf.make_tensor_proto([value], dtype=tf.string))
     return request
 

@@ -5,6 +5,8 @@ import math
 import os
 from pathlib import Path
 
+from models import features
+
 
 def print_ingestion_summary(summary: dict) -> None:
     print(f"records in:   {summary['records_in']} (from {summary['files']} files)")
@@ -146,8 +148,12 @@ def print_demo_predictions(logs: str, out: str) -> None:
     predictor = batch_predict.Predictor(serving_dir)
     print(f"\n=== predictions of the pushed model ({predictor.version_dir}) ===")
     for turn, prediction in zip(chosen, predictor.predict(chosen), strict=True):
-        text = turn.values["text"].decode() or "-"
+        text = turn.values[features.TEXT_KEY].decode() or "-"
         print(f"{turn.turn_id} [{turn.modalities}] text: {text!r} (logged intent {turn.intent})")
+        if turn.values[features.TRANSCRIPT_KEY]:
+            print(
+                f"    heard (speech recognition): {turn.values[features.TRANSCRIPT_KEY].decode()!r}"
+            )
         print(
             f"    -> intent {prediction['intent']} (confidence {prediction['confidence']:.2f}, "
             f"out_of_scope {prediction['out_of_scope']}), sentiment {prediction['sentiment']}"

@@ -20,7 +20,7 @@ from components.log_example_gen.record_conversion import IngestLimits, convert_r
 from models import features, signatures
 
 BATCH_SIZE = 16
-_REQUEST_KEYS = (features.TEXT_KEY, features.IMAGE_KEY, features.AUDIO_KEY)
+_REQUEST_KEYS = features.SERVING_INPUT_KEYS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,16 +45,24 @@ def latest_version_dir(model_dir: str) -> str:
     return os.path.join(model_dir, max(versions, key=lambda v: int(v.strip("/"))).strip("/"))
 
 
-def turn_inputs(log_dir: str) -> tuple[list[TurnInputs], list[quarantine.QuarantinedRecord]]:
+def turn_inputs(
+    log_dir: str, transcribe_speech: bool = True
+) -> tuple[list[TurnInputs], list[quarantine.QuarantinedRecord]]:
     """Converts every record of a log folder; records that cannot be converted are returned
-    apart with their reason, as ingestion would quarantine them."""
+    apart with their reason, as ingestion would quarantine them. Voice turns get their
+    transcript from the same speech recognizer as at ingestion (`transcribe_speech`)."""
+    recognizer = None
+    if transcribe_speech:
+        from models import speech_recognition
+
+        recognizer = speech_recognition.shared_recognizer()
     converted, rejected = [], []
     for path in beam_ingest.list_log_files(log_dir, ["*.jsonl"]):
         for source, folder, raw in beam_ingest.read_log_lines(path):
             if raw is None:
                 continue
             try:
-                turn = convert_record(source, folder, raw, IngestLimits())
+                turn = convert_record(source, folder, raw, IngestLimits(), recognizer)
             except quarantine.RecordRejected as error:
                 rejected.append(
                     quarantine.QuarantinedRecord(source, error.reason, error.detail, raw)

@@ -113,8 +113,16 @@ class _ConvertRecord(beam.DoFn):
     output rather than Beam multi-outputs: Beam's Dask runner does not separate them.
     """
 
-    def __init__(self, limits: IngestLimits):
+    def __init__(self, limits: IngestLimits, transcribe_speech: bool):
         self._limits = limits
+        self._transcribe_speech = transcribe_speech
+        self._recognizer = None
+
+    def setup(self):
+        if self._transcribe_speech:
+            from models import speech_recognition
+
+            self._recognizer = speech_recognition.shared_recognizer()
 
     def process(self, element_and_first):
         (source, folder, raw), first = element_and_first
@@ -131,7 +139,10 @@ class _ConvertRecord(beam.DoFn):
             )
             return
         try:
-            yield _CONVERTED, convert_record(source, folder, raw, self._limits)
+            yield (
+                _CONVERTED,
+                convert_record(source, folder, raw, self._limits, self._recognizer),
+            )
         except quarantine.RecordRejected as rejected:
             yield (
                 _QUARANTINED,
@@ -257,13 +268,17 @@ class IngestLogs(beam.PTransform):
         quarantine_dir: str,
         splits: tuple[SplitSpec, ...] = DEFAULT_SPLITS,
         limits: IngestLimits = IngestLimits(),
+        transcribe_speech: bool = True,
     ):
+        """`transcribe_speech`: write each voice turn's transcript (Whisper base, see
+        models/speech_recognition.py), which the model reads beside the audio."""
         super().__init__()
         self._files = files
         self._examples_dir = examples_dir
         self._quarantine_dir = quarantine_dir
         self._splits = splits
         self._limits = limits
+        self._transcribe_speech = transcribe_speech
 
     def expand(self, pbegin):
         # Single-output steps ending in one "Done" step that depends on every write: this
@@ -288,7 +303,7 @@ class IngestLogs(beam.PTransform):
             | "KeyByTurnId" >> beam.Map(_keyed_by_turn_id)
             | "GroupByTurnId" >> beam.GroupByKey()
             | "FirstAndDuplicates" >> beam.FlatMap(_first_and_duplicates)
-            | "Convert" >> beam.ParDo(_ConvertRecord(self._limits))
+            | "Convert" >> beam.ParDo(_ConvertRecord(self._limits, self._transcribe_speech))
         )
         converted = results | "Converted" >> beam.FlatMap(_tagged(_CONVERTED))
         quarantined = results | "Quarantined" >> beam.FlatMap(_tagged(_QUARANTINED))
@@ -367,6 +382,7 @@ def ingest_folder(
     splits: tuple[SplitSpec, ...] = DEFAULT_SPLITS,
     limits: IngestLimits = IngestLimits(),
     beam_pipeline_args: tuple[str, ...] = (),
+    transcribe_speech: bool = True,
 ) -> dict:
     """Runs the ingestion standalone (as `mmcs ingest` does) and returns the summary.
 
@@ -380,7 +396,9 @@ def ingest_folder(
         raise IngestError(f"no log files matching {list(patterns)} in {log_dir}")
     options = beam.options.pipeline_options.PipelineOptions(list(beam_pipeline_args))
     pipeline = beam.Pipeline(options=options)
-    _ = pipeline | "IngestLogs" >> IngestLogs(files, out_dir, out_dir, splits, limits)
+    _ = pipeline | "IngestLogs" >> IngestLogs(
+        files, out_dir, out_dir, splits, limits, transcribe_speech
+    )
     result = pipeline.run()
     result.wait_until_finish()
     # Beam's Dask runner opens a distributed.Client per run and leaves it open.

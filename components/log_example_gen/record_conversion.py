@@ -161,7 +161,9 @@ def parse_record(raw: bytes, limits: IngestLimits) -> dict:
     return record
 
 
-def convert_record(source: str, folder: str, raw: bytes, limits: IngestLimits) -> ConvertedTurn:
+def convert_record(
+    source: str, folder: str, raw: bytes, limits: IngestLimits, recognizer=None
+) -> ConvertedTurn:
     """Converts one raw log line into a serialized tf.Example.
 
     Args:
@@ -169,6 +171,9 @@ def convert_record(source: str, folder: str, raw: bytes, limits: IngestLimits) -
       folder: the folder attachment paths are relative to.
       raw: the line's bytes, without the line break.
       limits: payload limits.
+      recognizer: a `models.speech_recognition.SpeechRecognizer` (anything with its
+        `transcribe(wav_bytes, language)`); when given, a voice turn gets the
+        transcript of its audio as `features.TRANSCRIPT_KEY`.
 
     Raises:
       quarantine.RecordRejected: the record must be quarantined.
@@ -207,6 +212,11 @@ def convert_record(source: str, folder: str, raw: bytes, limits: IngestLimits) -
         feature[features.AUDIO_DURATION_KEY] = tf.train.Feature(
             float_list=tf.train.FloatList(value=[duration])
         )
+        if recognizer is not None:
+            language = record.get(features.LANGUAGE_KEY) or features.DEFAULT_LANGUAGE
+            transcript = recognizer.transcribe(wav, language)
+            if transcript:
+                feature[features.TRANSCRIPT_KEY] = _bytes_feature(transcript.encode("utf-8"))
     feature[features.HAS_AUDIO_KEY] = _int_feature(int(bool(audio_path)))
 
     for key in features.LABEL_KEYS:

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import schemas
+from models import features
 
 DEFAULT_URL = "http://127.0.0.1:8501"
 DEFAULT_MODEL_NAME = "mmcs"
@@ -86,23 +87,32 @@ class ModelClient:
     def predict_url(self) -> str:
         return f"{self.url}/v1/models/{self.model_name}:predict"
 
-    def predict(self, text: str, image: bytes | None, audio: bytes | None) -> ModelOutput:
+    def predict(
+        self, text: str, image: bytes | None, audio: bytes | None, transcript: str = ""
+    ) -> ModelOutput:
         """One turn's prediction.
 
         Args:
           text: what the customer wrote ("" when nothing).
           image: PNG or JPEG bytes, or None.
           audio: 16 kHz mono PCM16 WAV bytes, or None.
+          transcript: what speech recognition heard in the audio ("" when none).
 
         Raises:
           ModelUnavailable: with what went wrong.
         """
 
-        # All three inputs are required by the signature; absent ones are empty.
+        # All four inputs are required by the signature; absent ones are empty.
         def b64(data: bytes | None) -> dict:
             return {"b64": base64.b64encode(data or b"").decode("ascii")}
 
-        body = json.dumps({"instances": [{"text": text, "image": b64(image), "audio": b64(audio)}]})
+        instance = {
+            features.TEXT_KEY: text,
+            features.IMAGE_KEY: b64(image),
+            features.AUDIO_KEY: b64(audio),
+            features.TRANSCRIPT_KEY: transcript,
+        }
+        body = json.dumps({"instances": [instance]})
         request = urllib.request.Request(
             self.predict_url,
             data=body.encode("utf-8"),

@@ -10,6 +10,7 @@ import logging
 import threading
 
 import schemas
+from models import features
 from serving.chat import conversations, dialogue_policy, media, speech_reply
 from serving.chat.conversations import ConversationStore, Event, Turn
 from serving.chat.dialogue_policy import PolicyConfig
@@ -58,6 +59,10 @@ class ChatService:
         speak_voice_replies: add a spoken reply (WAV) when the customer sent audio or the
             conversation is on the voice channel; a request's `speak` overrides it.
         clock: returns the current RFC 3339 UTC time (tests fix it).
+        recognizer: speech recognition for voice messages (anything with
+            `models.speech_recognition.SpeechRecognizer.transcribe`); None loads the
+            shared Whisper recognizer on the first voice message. The transcript goes to
+            the model beside the audio, as ingestion wrote it for training.
     """
 
     def __init__(
@@ -69,6 +74,7 @@ class ChatService:
         policy: PolicyConfig = dialogue_policy.DEFAULT_POLICY,
         speak_voice_replies: bool = False,
         clock=_now,
+        recognizer=None,
     ):
         self.store = store
         self.model = model
@@ -77,6 +83,7 @@ class ChatService:
         self.policy = policy
         self.speak_voice_replies = speak_voice_replies
         self.clock = clock
+        self._recognizer = recognizer
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -124,6 +131,13 @@ class ChatService:
 
     # === Turns ===
 
+    def _transcript(self, wav: bytes) -> str:
+        if self._recognizer is None:
+            from models import speech_recognition
+
+            self._recognizer = speech_recognition.shared_recognizer()
+        return self._recognizer.transcribe(wav, features.DEFAULT_LANGUAGE)
+
     def message(self, conversation_id: str, message: CustomerMessage) -> dict:
         """Serves one customer turn and returns the reply.
 
@@ -142,6 +156,7 @@ class ChatService:
             raise RequestError(str(error), error.status) from error
         if not text and image is None and audio is None:
             raise RequestError("a message needs 'text', an 'image' or 'audio'")
+        transcript = self._transcript(audio.data) if audio is not None else ""
 
         with self._lock_of(conversation_id):
             conversation = self._get(conversation_id)
@@ -153,7 +168,10 @@ class ChatService:
             output, model_error = None, None
             try:
                 output = self.model.predict(
-                    text, image.data if image else None, audio.data if audio else None
+                    text,
+                    image.data if image else None,
+                    audio.data if audio else None,
+                    transcript,
                 )
             except ModelUnavailable as error:
                 model_error = str(error)

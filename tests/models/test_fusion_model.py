@@ -22,6 +22,7 @@ from models.fusion_model import (
     MODALITIES,
     PRESENCE_KEYS,
     TEXT,
+    TRANSCRIPT,
     FusionModelConfig,
     build_fusion_model,
     model_input_specs,
@@ -55,8 +56,16 @@ TINY_SIZES = {
     "modality_dropout": 0.0,
     "seed": 7,
 }
-# Every subset of the three modalities, the empty one included.
-ALL_PRESENCE_PATTERNS = np.array(list(itertools.product((0.0, 1.0), repeat=3)), "float32")
+# Every subset of the modalities, the empty one included.
+ALL_PRESENCE_PATTERNS = np.array(
+    list(itertools.product((0.0, 1.0), repeat=len(MODALITIES))), "float32"
+)
+# The transcript's token features, by the text features they mirror.
+TRANSCRIPT_TOKEN_KEYS = {
+    features.TEXT_TOKEN_IDS_KEY: features.TRANSCRIPT_TOKEN_IDS_KEY,
+    features.TEXT_SEGMENT_IDS_KEY: features.TRANSCRIPT_SEGMENT_IDS_KEY,
+    features.TEXT_PADDING_MASK_KEY: features.TRANSCRIPT_PADDING_MASK_KEY,
+}
 FUSION_VARIANTS = [
     pytest.param({"fusion": EARLY}, id="early"),
     pytest.param({"fusion": LATE}, id="late-logits"),
@@ -106,15 +115,20 @@ def random_batch(config: FusionModelConfig, presence: np.ndarray, seed: int = 0)
     batch_size = len(presence)
     present = dict(zip(config.modalities, presence.T > 0, strict=True))
     batch = {}
-    if TEXT in config.modalities:
+    for modality, keys in (
+        (TEXT, {k: k for k in TRANSCRIPT_TOKEN_KEYS}),
+        (TRANSCRIPT, TRANSCRIPT_TOKEN_KEYS),
+    ):
+        if modality not in config.modalities:
+            continue
         length = config.text_sequence_length
-        lengths = rng.integers(2, length + 1, batch_size) * present[TEXT]
+        lengths = rng.integers(2, length + 1, batch_size) * present[modality]
         mask = (np.arange(length) < lengths[:, None]).astype("int64")
-        batch[features.TEXT_TOKEN_IDS_KEY] = (
+        batch[keys[features.TEXT_TOKEN_IDS_KEY]] = (
             rng.integers(1, TINY_VOCABULARY_SIZE, (batch_size, length)) * mask
         )
-        batch[features.TEXT_SEGMENT_IDS_KEY] = np.zeros((batch_size, length), "int64")
-        batch[features.TEXT_PADDING_MASK_KEY] = mask
+        batch[keys[features.TEXT_SEGMENT_IDS_KEY]] = np.zeros((batch_size, length), "int64")
+        batch[keys[features.TEXT_PADDING_MASK_KEY]] = mask
     if IMAGE in config.modalities:
         shape = (batch_size, config.image_size, config.image_size, 3)
         pixels = rng.uniform(-1.0, 1.0, shape).astype("float32")
@@ -176,7 +190,7 @@ def run_model_saving_test(model, batch, path):
 
 @pytest.fixture(scope="module")
 def mixed_presence():
-    """Every presence pattern once: (8, 3)."""
+    """Every presence pattern once: (16, 4)."""
     return ALL_PRESENCE_PATTERNS
 
 
@@ -191,6 +205,17 @@ def test_outputs_have_class_shapes_for_every_fusion_kind(overrides, mixed_presen
     assert outputs[features.INTENT_KEY].shape == (len(mixed_presence), 78)
     assert outputs[features.SENTIMENT_KEY].shape == (len(mixed_presence), 3)
     assert all(np.isfinite(value).all() for value in outputs.values())
+
+
+def test_text_and_transcript_share_one_text_encoder():
+    with_transcript = tiny_model()
+    without = tiny_model(modalities=(TEXT, IMAGE, AUDIO))
+    encoders = [layer for layer in with_transcript.layers if isinstance(layer, TextEncoder)]
+    assert len(encoders) == 1
+    # The transcript adds a fusion slot, not a second BERT.
+    text_weights = sum(np.prod(v.shape) for v in encoders[0].weights)
+    other = next(layer for layer in without.layers if isinstance(layer, TextEncoder))
+    assert text_weights == sum(np.prod(v.shape) for v in other.weights)
 
 
 @pytest.mark.parametrize("modality", MODALITIES)
@@ -227,15 +252,17 @@ def test_absent_modalities_and_padding_do_not_change_outputs(overrides, mixed_pr
     rng = np.random.default_rng(1)
     perturbed = dict(batch)
     present = dict(zip(config.modalities, mixed_presence.T > 0, strict=True))
-    token_mask = batch[features.TEXT_PADDING_MASK_KEY] > 0
-    noise_tokens = rng.integers(1, TINY_VOCABULARY_SIZE, token_mask.shape)
-    perturbed[features.TEXT_TOKEN_IDS_KEY] = np.where(
-        token_mask, batch[features.TEXT_TOKEN_IDS_KEY], noise_tokens
-    )
-    perturbed[features.TEXT_SEGMENT_IDS_KEY] = np.where(token_mask, 0, 1)
-    perturbed[features.TEXT_PADDING_MASK_KEY] = np.where(
-        present[TEXT][:, None], batch[features.TEXT_PADDING_MASK_KEY], 1
-    )
+    for modality, keys in (
+        (TEXT, {k: k for k in TRANSCRIPT_TOKEN_KEYS}),
+        (TRANSCRIPT, TRANSCRIPT_TOKEN_KEYS),
+    ):
+        ids_key = keys[features.TEXT_TOKEN_IDS_KEY]
+        mask_key = keys[features.TEXT_PADDING_MASK_KEY]
+        token_mask = batch[mask_key] > 0
+        noise_tokens = rng.integers(1, TINY_VOCABULARY_SIZE, token_mask.shape)
+        perturbed[ids_key] = np.where(token_mask, batch[ids_key], noise_tokens)
+        perturbed[keys[features.TEXT_SEGMENT_IDS_KEY]] = np.where(token_mask, 0, 1)
+        perturbed[mask_key] = np.where(present[modality][:, None], batch[mask_key], 1)
     pixels = batch[features.IMAGE_PIXELS_KEY]
     perturbed[features.IMAGE_PIXELS_KEY] = np.where(
         present[IMAGE][:, None, None, None], pixels, rng.normal(0, 5, pixels.shape)
@@ -263,7 +290,7 @@ def test_absent_modalities_and_padding_do_not_change_outputs(overrides, mixed_pr
 def test_drop_modalities_keeps_a_nonempty_subset(rate):
     fusion = ModalityFusion(
         ATTENTION,
-        num_modalities=3,
+        num_modalities=len(MODALITIES),
         num_intents=4,
         num_sentiments=3,
         hidden_dim=8,
@@ -389,7 +416,7 @@ def test_masked_accuracy_counts_labelled_examples_only():
 def test_training_reduces_loss_and_leaves_frozen_weights_alone():
     config = tiny_config(fusion=ATTENTION, trainable_text_layers=1, modality_dropout=0.2)
     model = tiny_model(fusion=ATTENTION, trainable_text_layers=1, modality_dropout=0.2)
-    presence = np.tile(ALL_PRESENCE_PATTERNS[1:], (3, 1))  # 21 turns, each with a modality
+    presence = np.tile(ALL_PRESENCE_PATTERNS[1:], (2, 1))  # 30 turns, each with a modality
     batch = random_batch(config, presence)
     labels = random_labels(config, len(presence))
     model.compile(
@@ -413,7 +440,7 @@ def test_training_reduces_loss_and_leaves_frozen_weights_alone():
     np.testing.assert_allclose(
         before["loss"], before["intent_loss"] + before["sentiment_loss"], rtol=1e-5
     )
-    model.fit(batch, labels, batch_size=7, epochs=15, shuffle=False, verbose=0)
+    model.fit(batch, labels, batch_size=6, epochs=20, shuffle=False, verbose=0)
     after = model.evaluate(batch, labels, batch_size=len(presence), return_dict=True, verbose=0)
 
     assert after["loss"] < 0.5 * before["loss"]
@@ -451,6 +478,11 @@ def test_default_model_with_pretrained_backbones_runs_forward():
         features.TEXT_PRESENT_KEY: presence[:, 0],
         features.IMAGE_PRESENT_KEY: presence[:, 1],
         features.AUDIO_PRESENT_KEY: presence[:, 2],
+        # A voice turn's transcript: the same tokens as the first turn's text.
+        features.TRANSCRIPT_TOKEN_IDS_KEY: rng.integers(1000, 20000, (2, length)) * mask[:1],
+        features.TRANSCRIPT_SEGMENT_IDS_KEY: np.zeros((2, length), "int64"),
+        features.TRANSCRIPT_PADDING_MASK_KEY: np.repeat(mask[:1], 2, axis=0),
+        features.TRANSCRIPT_PRESENT_KEY: presence[:, 2],
     }
     outputs = predict(model, batch)
     assert outputs[features.INTENT_KEY].shape == (2, config.num_intents)
@@ -461,4 +493,6 @@ def test_default_model_with_pretrained_backbones_runs_forward():
     assert image_backbone.trainable_variables == []
     text_backbone = model.get_layer("text_encoder").backbone
     assert text_backbone.token_embedding.trainable_variables == []
+    # The transcript is read by the same encoder: one BERT in the model.
+    assert sum(isinstance(layer, TextEncoder) for layer in model.layers) == 1
     assert text_backbone.transformer_layers[-1].trainable_variables

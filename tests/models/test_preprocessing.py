@@ -413,6 +413,10 @@ TRANSFORMED_KEYS = {
     features.TEXT_PRESENT_KEY,
     features.IMAGE_PRESENT_KEY,
     features.AUDIO_PRESENT_KEY,
+    features.TRANSCRIPT_TOKEN_IDS_KEY,
+    features.TRANSCRIPT_SEGMENT_IDS_KEY,
+    features.TRANSCRIPT_PADDING_MASK_KEY,
+    features.TRANSCRIPT_PRESENT_KEY,
     features.INTENT_LABEL_KEY,
     features.SENTIMENT_LABEL_KEY,
     features.TURN_ID_KEY,
@@ -429,7 +433,16 @@ INTENT = "declined_card_payment"
 SENTIMENT = "negative"
 
 
-def raw_example(turn_id, channel, text=None, image=None, audio=None, intent=None, sentiment=None):
+def raw_example(
+    turn_id,
+    channel,
+    text=None,
+    image=None,
+    audio=None,
+    intent=None,
+    sentiment=None,
+    transcript=None,
+):
     """A raw instance as the curated schema's VarLenFeatures read it (lists, [] = absent)."""
     return {
         features.TURN_ID_KEY: [turn_id.encode()],
@@ -445,6 +458,7 @@ def raw_example(turn_id, channel, text=None, image=None, audio=None, intent=None
         features.AUDIO_KEY: [audio] if audio else [],
         features.HAS_AUDIO_KEY: [int(bool(audio))],
         features.AUDIO_DURATION_KEY: [1.0] if audio else [],
+        features.TRANSCRIPT_KEY: [transcript.encode()] if transcript else [],
         features.INTENT_KEY: [intent.encode()] if intent else [],
         features.SENTIMENT_KEY: [sentiment.encode()] if sentiment else [],
     }
@@ -457,7 +471,9 @@ def raw_dataset():
         raw_example("text", "chat", text=TEXT, intent=INTENT, sentiment=SENTIMENT),
         raw_example("png", "app", image=png_bytes(), intent=out_of_scope),
         raw_example("jpeg", "app", image=jpeg_bytes(), intent=INTENT),
-        raw_example("audio", "voice", audio=wav_bytes(tone(1.0)), intent=INTENT),
+        raw_example(
+            "audio", "voice", audio=wav_bytes(tone(1.0)), intent=INTENT, transcript=TEXT.upper()
+        ),
         raw_example("all", "voice", text=TEXT, image=png_bytes(), audio=wav_bytes(tone(2.0))),
         raw_example("unlabelled", "chat", text="hello"),
     ]
@@ -524,6 +540,7 @@ def test_transform_presence_slicing_and_labels(transform_run):
         assert row[features.TEXT_PRESENT_KEY] == float(features.TEXT_KEY in present)
         assert row[features.IMAGE_PRESENT_KEY] == float(features.IMAGE_KEY in present)
         assert row[features.AUDIO_PRESENT_KEY] == float(features.AUDIO_KEY in present)
+        assert row[features.TRANSCRIPT_PRESENT_KEY] == float(turn == "audio")
         assert row[features.INTENT_LABEL_KEY] == intent
         assert row[features.SENTIMENT_LABEL_KEY] == sentiment
     assert rows["audio"][features.CHANNEL_KEY].decode() == "voice"
@@ -537,6 +554,11 @@ def test_transform_modality_values_match_the_unit_functions(transform_run, token
         np.testing.assert_array_equal(rows["text"][key], text[key][0])
         np.testing.assert_array_equal(rows["all"][key], text[key][0])
         assert (rows["png"][key] == 0).all()
+    # The transcript goes through the same (uncased) tokenizer into its own features.
+    for text_key, transcript_key in preprocessing._TRANSCRIPT_TOKEN_KEYS.items():
+        np.testing.assert_array_equal(rows["audio"][transcript_key], text[text_key][0])
+        assert (rows["text"][transcript_key] == 0).all()
+        assert (rows["audio"][text_key] == 0).all()
 
     png = decode_images([png_bytes()])[0]
     np.testing.assert_allclose(rows["png"][features.IMAGE_PIXELS_KEY], png)

@@ -21,7 +21,7 @@ from tests.sample_run import SAMPLE
 
 TF_SERVING_URL_ENV = "MMCS_TF_SERVING_URL"
 TF_SERVING_MODEL_ENV = "MMCS_TF_SERVING_MODEL"
-INPUT_KEYS = (features.TEXT_KEY, features.IMAGE_KEY, features.AUDIO_KEY)
+INPUT_KEYS = features.SERVING_INPUT_KEYS
 OUTPUT_KEYS = (
     signatures.INTENT_OUTPUT,
     signatures.INTENT_PROBABILITIES_OUTPUT,
@@ -123,12 +123,14 @@ def b64(data: bytes) -> dict:
 
 
 def instance(turn) -> dict:
-    """A row-format instance: text as a string, attachments as base64 ("" when absent)."""
+    """A row-format instance: text and transcript as strings, attachments as base64
+    ("" when absent)."""
     values = turn.values
     return {
         features.TEXT_KEY: values[features.TEXT_KEY].decode("utf-8"),
         features.IMAGE_KEY: b64(values[features.IMAGE_KEY]) if values[features.IMAGE_KEY] else "",
         features.AUDIO_KEY: b64(values[features.AUDIO_KEY]) if values[features.AUDIO_KEY] else "",
+        features.TRANSCRIPT_KEY: values[features.TRANSCRIPT_KEY].decode("utf-8"),
     }
 
 

@@ -147,7 +147,7 @@ def test_columnar_predict_gives_the_row_answers_as_columns(target):
 
 def test_plain_strings_and_base64_are_the_same_text(target):
     text = rest_support.turns_with("text")[0].values[features.TEXT_KEY]
-    plain = {features.TEXT_KEY: text.decode(), features.IMAGE_KEY: "", features.AUDIO_KEY: ""}
+    plain = {key: "" for key in features.SERVING_INPUT_KEYS} | {features.TEXT_KEY: text.decode()}
     encoded = {**plain, features.TEXT_KEY: rest_support.b64(text)}
     response = _predict(target, {"instances": [plain, encoded]})
     assert response.status == 200
@@ -201,6 +201,7 @@ BAD_PREDICT_BODIES = {
                 features.TEXT_KEY: ["one", "two"],
                 features.IMAGE_KEY: [""],
                 features.AUDIO_KEY: ["", ""],
+                features.TRANSCRIPT_KEY: ["", ""],
             }
         },
         400,

@@ -91,9 +91,14 @@ def test_a_clear_text_turn_gets_the_knowledge_base_reply(url, fake_model):
     assert reply["sentiment"] == "negative"
     assert reply["turn_id"] == f"{conversation}-0" and reply["turn_index"] == 0
     assert reply["handoff"]["handed_off"] is False
-    # The model got the stripped text and empty media, all three inputs present.
+    # The model got the stripped text and empty media, all four inputs present.
     assert fake_model.requests == [
-        {"text": "my card has not arrived", "image": {"b64": ""}, "audio": {"b64": ""}}
+        {
+            "text": "my card has not arrived",
+            "image": {"b64": ""},
+            "audio": {"b64": ""},
+            "transcript": "",
+        }
     ]
     assert history(url, conversation)["turns"][0]["reply"] == reply["reply"]
 
@@ -180,6 +185,30 @@ def test_pictures_and_audio_reach_the_model_as_png_or_jpeg_and_16khz_wav(url, fa
     assert info.duration == pytest.approx(0.5, abs=0.01)
     turn = history(url, conversation)["turns"][0]
     assert turn["image"].endswith(".png") and turn["audio"].endswith(".wav")
+
+
+def test_a_voice_message_reaches_the_model_with_its_transcript(url, fake_model):
+    """The same speech recognizer as ingestion: the model gets the audio and what is said."""
+    from components.log_example_gen.audio_normalization import normalize_audio
+    from models import speech_recognition
+    from tests.sample_run import SAMPLE
+
+    line = next(
+        json.loads(raw)
+        for raw in (SAMPLE / "turns-00000.jsonl").read_bytes().splitlines()
+        if json.loads(raw)["turn_id"] == "train-s00005-2"
+    )
+    clip = (SAMPLE / line["audio"]).read_bytes()  # an MP3 voice message
+    conversation = create(url, channel="voice")
+    send(url, conversation, audio=b64(clip), speak=False)
+    sent = fake_model.requests[-1]
+    wav, _ = normalize_audio(clip, line["audio"])
+    expected = speech_recognition.shared_recognizer().transcribe(wav, features.DEFAULT_LANGUAGE)
+    assert sent[features.TRANSCRIPT_KEY] == expected
+    assert "cash deposit" in expected.lower()
+    # Text-only turns send an empty transcript.
+    send(url, conversation, text="where is my card")
+    assert fake_model.requests[-1][features.TRANSCRIPT_KEY] == ""
 
 
 def test_multipart_uploads_work_like_json(url, fake_model):

