@@ -1,0 +1,59 @@
+"""The quality benchmark's scores: served answers, in-scope accuracy without rejection,
+and out-of-scope recall at a fixed false-rejection rate."""
+
+import numpy as np
+import pytest
+
+import schemas
+from benchmarks.model_quality import _scores
+from models import features, signatures
+from serving.batch_predict import TurnInputs
+
+INTENTS = schemas.intent_labels()
+OOS = features.OUT_OF_SCOPE_INTENT
+
+
+def turn(intent):
+    return TurnInputs("t", "s", "src", {}, "text", intent)
+
+
+def prediction(best: str, confidence: float, served: str | None = None) -> dict:
+    probabilities = np.full(len(INTENTS), (1 - confidence) / (len(INTENTS) - 1))
+    probabilities[INTENTS.index(best)] = confidence
+    return {
+        signatures.INTENT_OUTPUT: served or best,
+        signatures.INTENT_PROBABILITIES_OUTPUT: probabilities.tolist(),
+    }
+
+
+def test_in_scope_accuracy_ignores_rejection_and_out_of_scope_turns():
+    a, b = INTENTS[0], INTENTS[1]
+    turns = [turn(a), turn(a), turn(b), turn(OOS), turn(None)]
+    predictions = [
+        prediction(a, 0.9),  # right
+        prediction(a, 0.2, served=OOS),  # right intent, falsely rejected
+        prediction(a, 0.8),  # wrong
+        prediction(b, 0.1, served=OOS),  # out of scope, caught
+        prediction(a, 0.9),  # unlabelled: not counted
+    ]
+    scores = _scores(turns, predictions)
+    assert scores["turns"] == 4
+    assert scores["intent_accuracy"] == pytest.approx(2 / 4)
+    assert scores["in_scope_turns"] == 3
+    assert scores["in_scope_accuracy"] == pytest.approx(2 / 3)
+    assert scores["in_scope_served_accuracy"] == pytest.approx(1 / 3)
+    assert scores["served_oos_recall"] == 1.0
+    assert scores["served_false_rejection_rate"] == pytest.approx(1 / 3)
+
+
+def test_oos_recall_at_fixed_false_rejection():
+    a = INTENTS[0]
+    # 20 in-scope turns with confidences 0.50..0.95, 4 out-of-scope ones.
+    confidences = np.linspace(0.5, 0.95, 20)
+    turns = [turn(a)] * 20 + [turn(OOS)] * 4
+    predictions = [prediction(a, c) for c in confidences]
+    predictions += [prediction(a, c) for c in (0.1, 0.2, 0.55, 0.9)]
+    scores = _scores(turns, predictions)
+    # At 5 % false rejection (interpolated), confidences below ~0.52 count as out of scope.
+    assert scores["oos_turns"] == 4
+    assert scores["oos_recall_at_5pct_frr"] == pytest.approx(2 / 4)
