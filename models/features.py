@@ -85,6 +85,12 @@ TEXT_PADDING_MASK_KEY = "text_padding_mask"  # int64 [batch, TEXT_SEQUENCE_LENGT
 TRANSCRIPT_TOKEN_IDS_KEY = "transcript_token_ids"
 TRANSCRIPT_SEGMENT_IDS_KEY = "transcript_segment_ids"
 TRANSCRIPT_PADDING_MASK_KEY = "transcript_padding_mask"
+# Each text token feature -> the transcript's feature of the same kind.
+TRANSCRIPT_TOKEN_KEYS = {
+    TEXT_TOKEN_IDS_KEY: TRANSCRIPT_TOKEN_IDS_KEY,
+    TEXT_SEGMENT_IDS_KEY: TRANSCRIPT_SEGMENT_IDS_KEY,
+    TEXT_PADDING_MASK_KEY: TRANSCRIPT_PADDING_MASK_KEY,
+}
 
 IMAGE_SIZE = 224
 IMAGE_PIXELS_KEY = "image_pixels"  # float32 [batch, IMAGE_SIZE, IMAGE_SIZE, 3], (x - 127) / 128

@@ -32,11 +32,7 @@ PRESENCE_KEYS = {
     TRANSCRIPT: features.TRANSCRIPT_PRESENT_KEY,
 }
 # The text encoder's inputs -> the transformed transcript features fed to them.
-_TRANSCRIPT_INPUTS = {
-    features.TEXT_TOKEN_IDS_KEY: features.TRANSCRIPT_TOKEN_IDS_KEY,
-    features.TEXT_SEGMENT_IDS_KEY: features.TRANSCRIPT_SEGMENT_IDS_KEY,
-    features.TEXT_PADDING_MASK_KEY: features.TRANSCRIPT_PADDING_MASK_KEY,
-}
+_TRANSCRIPT_INPUTS = features.TRANSCRIPT_TOKEN_KEYS
 
 
 @dataclasses.dataclass(frozen=True)

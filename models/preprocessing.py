@@ -36,12 +36,6 @@ _LABEL_SOURCES = {
     features.INTENT_LABEL_KEY: (features.INTENT_KEY, schemas.intent_labels),
     features.SENTIMENT_LABEL_KEY: (features.SENTIMENT_KEY, schemas.sentiment_labels),
 }
-# Where each of tokenize_text's outputs goes for the transcript.
-_TRANSCRIPT_TOKEN_KEYS = {
-    features.TEXT_TOKEN_IDS_KEY: features.TRANSCRIPT_TOKEN_IDS_KEY,
-    features.TEXT_SEGMENT_IDS_KEY: features.TRANSCRIPT_SEGMENT_IDS_KEY,
-    features.TEXT_PADDING_MASK_KEY: features.TRANSCRIPT_PADDING_MASK_KEY,
-}
 # Raw string features passed through for slicing in TFMA.
 _PASSTHROUGH_KEYS = (features.TURN_ID_KEY, features.CHANNEL_KEY)
 
@@ -204,7 +198,7 @@ def preprocessing_fn(inputs):
     transcript_tokens = text_preprocessing.tokenize_text(
         transcripts, present[features.TRANSCRIPT_KEY], tokenizer, special_ids
     )
-    for text_key, transcript_key in _TRANSCRIPT_TOKEN_KEYS.items():
+    for text_key, transcript_key in features.TRANSCRIPT_TOKEN_KEYS.items():
         outputs[transcript_key] = transcript_tokens[text_key]
     outputs[features.IMAGE_PIXELS_KEY] = image_preprocessing.image_pixels(
         images, present[features.IMAGE_KEY]

@@ -60,12 +60,7 @@ TINY_SIZES = {
 ALL_PRESENCE_PATTERNS = np.array(
     list(itertools.product((0.0, 1.0), repeat=len(MODALITIES))), "float32"
 )
-# The transcript's token features, by the text features they mirror.
-TRANSCRIPT_TOKEN_KEYS = {
-    features.TEXT_TOKEN_IDS_KEY: features.TRANSCRIPT_TOKEN_IDS_KEY,
-    features.TEXT_SEGMENT_IDS_KEY: features.TRANSCRIPT_SEGMENT_IDS_KEY,
-    features.TEXT_PADDING_MASK_KEY: features.TRANSCRIPT_PADDING_MASK_KEY,
-}
+TRANSCRIPT_TOKEN_KEYS = features.TRANSCRIPT_TOKEN_KEYS
 FUSION_VARIANTS = [
     pytest.param({"fusion": EARLY}, id="early"),
     pytest.param({"fusion": LATE}, id="late-logits"),

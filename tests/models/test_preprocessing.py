@@ -555,7 +555,7 @@ def test_transform_modality_values_match_the_unit_functions(transform_run, token
         np.testing.assert_array_equal(rows["all"][key], text[key][0])
         assert (rows["png"][key] == 0).all()
     # The transcript goes through the same (uncased) tokenizer into its own features.
-    for text_key, transcript_key in preprocessing._TRANSCRIPT_TOKEN_KEYS.items():
+    for text_key, transcript_key in features.TRANSCRIPT_TOKEN_KEYS.items():
         np.testing.assert_array_equal(rows["audio"][transcript_key], text[text_key][0])
         assert (rows["text"][transcript_key] == 0).all()
         assert (rows["audio"][text_key] == 0).all()
