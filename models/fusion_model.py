@@ -31,8 +31,8 @@ PRESENCE_KEYS = {
     AUDIO: features.AUDIO_PRESENT_KEY,
     TRANSCRIPT: features.TRANSCRIPT_PRESENT_KEY,
 }
-# The text encoder's inputs -> the transformed transcript features fed to them.
-_TRANSCRIPT_INPUTS = features.TRANSCRIPT_TOKEN_KEYS
+# Each text encoder input (the text token features) -> the transcript feature fed to it.
+_TEXT_TO_TRANSCRIPT = features.TRANSCRIPT_TOKEN_KEYS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,10 +122,10 @@ def model_input_specs(config: FusionModelConfig) -> dict[str, tuple[tuple[int, .
     """The model's inputs: feature key -> (shape without the batch axis, dtype)."""
     specs = {}
     if TEXT in config.modalities:
-        for key in _TRANSCRIPT_INPUTS:
+        for key in _TEXT_TO_TRANSCRIPT:
             specs[key] = ((config.text_sequence_length,), "int64")
     if TRANSCRIPT in config.modalities:
-        for key in _TRANSCRIPT_INPUTS.values():
+        for key in _TEXT_TO_TRANSCRIPT.values():
             specs[key] = ((config.text_sequence_length,), "int64")
     if IMAGE in config.modalities:
         specs[features.IMAGE_PIXELS_KEY] = ((config.image_size, config.image_size, 3), "float32")
@@ -225,7 +225,7 @@ def build_fusion_model(
     for modality in config.modalities:
         encoder = encoders[modality]()
         if modality == TRANSCRIPT:
-            feed = {key: inputs[_TRANSCRIPT_INPUTS[key]] for key in encoder.input}
+            feed = {key: inputs[_TEXT_TO_TRANSCRIPT[key]] for key in encoder.input}
         else:
             feed = {key: inputs[key] for key in encoder.input}
         embeddings.append(encoder(feed))
