@@ -56,14 +56,19 @@ def _part_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
+def _model_version_name() -> str:
+    """ "whisper-base-<part1 version>-<part2 version>": names the joined model and its cache."""
+    versions = "-".join(importlib.metadata.version(p.replace("_", "-")) for p in _PARTS)
+    return f"{MODEL_NAME}-{versions}"
+
+
 def whisper_model_dir() -> str:
     """Return a folder with the whole Whisper base model, joining the two parts once.
 
     The folder is named by the packages' versions, and written to a temporary sibling
     and renamed, so concurrent workers never see half a model.
     """
-    versions = "-".join(importlib.metadata.version(p.replace("_", "-")) for p in _PARTS)
-    target = cache_root() / f"{MODEL_NAME}-{versions}"
+    target = cache_root() / _model_version_name()
     if (target / "model.bin").exists():
         return str(target)
     first, second = (_part_dir(p) for p in _PARTS)
@@ -124,7 +129,9 @@ class SpeechRecognizer:
     """Whisper base on the CPU; `transcribe` is thread-safe and deterministic.
 
     Transcripts are kept on disk by clip content and language (`cache_root()/transcripts`),
-    so re-ingesting the same attachments (a window of spans, a re-run) costs nothing.
+    so re-ingesting the same attachments (a window of spans, a re-run) costs nothing. The
+    model itself is joined and loaded on the first clip not in that cache, so callers that
+    meet no new voice turn never load it.
 
     Args:
         cpu_threads: threads of one transcription (CTranslate2 intra-op threads).
@@ -133,18 +140,31 @@ class SpeechRecognizer:
     """
 
     def __init__(self, cpu_threads: int = 2, compute_type: str = "int8", use_cache: bool = True):
-        from faster_whisper import WhisperModel
-
-        model_dir = whisper_model_dir()
-        self.model = WhisperModel(
-            model_dir, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
-        )
+        self._cpu_threads = cpu_threads
+        self._compute_type = compute_type
+        self._model = None
+        self._load_lock = threading.Lock()
         self._lock = threading.Lock()
         self._cache = (
-            cache_root() / "transcripts" / f"{Path(model_dir).name}-{compute_type}"
+            cache_root() / "transcripts" / f"{_model_version_name()}-{compute_type}"
             if use_cache
             else None
         )
+
+    @property
+    def model(self):
+        """The faster-whisper `WhisperModel`, loaded on first use."""
+        with self._load_lock:
+            if self._model is None:
+                from faster_whisper import WhisperModel
+
+                self._model = WhisperModel(
+                    whisper_model_dir(),
+                    device="cpu",
+                    compute_type=self._compute_type,
+                    cpu_threads=self._cpu_threads,
+                )
+            return self._model
 
     def _cache_path(self, wav_bytes: bytes, language: str | None) -> Path | None:
         if self._cache is None:
@@ -191,5 +211,5 @@ class SpeechRecognizer:
 
 @functools.cache
 def shared_recognizer() -> SpeechRecognizer:
-    """One recognizer per process (the model takes ~150 MB and a second to load)."""
+    """One recognizer per process (its model takes ~150 MB and a second to load)."""
     return SpeechRecognizer()

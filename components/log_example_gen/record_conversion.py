@@ -179,15 +179,14 @@ def convert_record(
       quarantine.RecordRejected: the record must be quarantined.
     """
     record = parse_record(raw, limits)
+    language = record.get(features.LANGUAGE_KEY) or features.DEFAULT_LANGUAGE
     feature = {
         features.TURN_ID_KEY: _bytes_feature(record[features.TURN_ID_KEY].encode()),
         features.SESSION_ID_KEY: _bytes_feature(record[features.SESSION_ID_KEY].encode()),
         features.TURN_INDEX_KEY: _int_feature(record[features.TURN_INDEX_KEY]),
         features.TIMESTAMP_KEY: _int_feature(_parse_timestamp(record[features.TIMESTAMP_KEY])),
         features.CHANNEL_KEY: _bytes_feature(record[features.CHANNEL_KEY].encode()),
-        features.LANGUAGE_KEY: _bytes_feature(
-            (record.get(features.LANGUAGE_KEY) or features.DEFAULT_LANGUAGE).encode()
-        ),
+        features.LANGUAGE_KEY: _bytes_feature(language.encode()),
     }
 
     text = record.get(features.TEXT_KEY)
@@ -213,7 +212,6 @@ def convert_record(
             float_list=tf.train.FloatList(value=[duration])
         )
         if recognizer is not None:
-            language = record.get(features.LANGUAGE_KEY) or features.DEFAULT_LANGUAGE
             transcript = recognizer.transcribe(wav, language)
             if transcript:
                 feature[features.TRANSCRIPT_KEY] = _bytes_feature(transcript.encode("utf-8"))
