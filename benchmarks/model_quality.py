@@ -39,14 +39,17 @@ REFERENCE_ACCURACY = {"BERT-large fine-tuned": 0.9366, "USE+ConveRT": 0.9336}
 FALSE_REJECTION_RATE = 0.05
 # The benchmark measures; it does not gate. Every model is pushed.
 NO_GATE = BlessingThresholds(0.0, 0.0, 1.0)
-# Voice is the audio and its speech transcript (docs/model.md), in the fused model and in
-# the audio-only ablation; "fused_no_transcript" measures what speech recognition adds.
+# Voice is the audio and its speech transcript, a picture the pixels and the text read in
+# it (docs/model.md), in the fused model and in the single-modality ablations;
+# "fused_no_transcript" and "fused_no_image_text" measure what speech and text recognition
+# add.
 ABLATIONS = {
-    "fused": ("text", "image", "audio", "transcript"),
+    "fused": ("text", "image", "audio", "transcript", "image_text"),
     "text_only": ("text",),
-    "image_only": ("image",),
+    "image_only": ("image", "image_text"),
     "audio_only": ("audio", "transcript"),
-    "fused_no_transcript": ("text", "image", "audio"),
+    "fused_no_transcript": ("text", "image", "audio", "image_text"),
+    "fused_no_image_text": ("text", "image", "audio", "transcript"),
 }
 # The combinations the issue names, as models/features.py spells them.
 REPORTED_COMBINATIONS = ("text", "image+text", "image+vague_text", "audio", "image+audio+text")
@@ -140,6 +143,8 @@ def _evaluate(serving_dir: str, turns: list, vague_texts: set[str]) -> dict:
             [turns[i] for i in chosen], [predictions[i] for i in chosen]
         )
     return {
+        # The pushed version (its name is the push time): which training a score is of.
+        "model_version": os.path.basename(predictor.version_dir.rstrip("/")),
         "overall": _scores(turns, predictions),
         "by_combination": by_combination,
         "predict_turns_per_second": len(turns) / seconds,
@@ -212,7 +217,11 @@ def run(args) -> dict:
         )
         root = args.work / f"quality-{name}-{args.train_size or 'full'}-e{args.epochs}"
         serving_dir, training_info = _train(train_corpus, root, training, args.reuse_trained)
-        results[name] = {"training": training_info, **_evaluate(serving_dir, turns, vague)}
+        results[name] = {
+            "modalities": list(modalities),
+            "training": training_info,
+            **_evaluate(serving_dir, turns, vague),
+        }
         if name == "fused" and args.bare_keras_epochs > 0:
             epochs = min(args.bare_keras_epochs, args.epochs)
             bare = _bare_keras_throughput(
@@ -284,6 +293,13 @@ def _plot(report: dict) -> str:
     )
 
 
+def _pushed_at(version: str | None) -> str:
+    if not version or not version.isdigit():
+        return ""
+    when = datetime.datetime.fromtimestamp(int(version), datetime.timezone.utc)
+    return f" (version {version}, pushed {when:%Y-%m-%d %H:%M})"
+
+
 def _pair(scores: dict, pct) -> str:
     return f"{pct(scores.get('intent_accuracy'))} / {pct(scores.get('intent_macro_f1'))}"
 
@@ -299,6 +315,14 @@ def _markdown(report: dict) -> str:
         f"{'full run' if report['full_run'] else 'REDUCED run (script check only)'}, "
         f"{report['epochs']} epochs. Test corpus: {report['test_corpus']['turns']} turns "
         "rendered from BANKING77 test.csv and CLINC150 out-of-scope test queries, held-out voices.",
+        "",
+        "Models (the modalities each reads; pushed version = push time, UTC):",
+        "",
+        *(
+            f"- {name}: {', '.join(result.get('modalities', ABLATIONS[name]))}"
+            + _pushed_at(result.get("model_version"))
+            for name, result in report["models"].items()
+        ),
         "",
         "Intent accuracy / macro F1 (%) on the test corpus, per modality combination:",
         "",

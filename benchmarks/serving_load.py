@@ -55,6 +55,7 @@ def _request_body(turn) -> bytes:
         features.IMAGE_KEY: {"b64": base64.b64encode(values[features.IMAGE_KEY]).decode()},
         features.AUDIO_KEY: {"b64": base64.b64encode(values[features.AUDIO_KEY]).decode()},
         features.TRANSCRIPT_KEY: values[features.TRANSCRIPT_KEY].decode("utf-8"),
+        features.IMAGE_TEXT_KEY: values[features.IMAGE_TEXT_KEY].decode("utf-8"),
     }
     body = {"signature_name": signatures.SERVING_DEFAULT, "instances": [instance]}
     return json.dumps(body).encode("utf-8")

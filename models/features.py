@@ -26,6 +26,10 @@ HAS_TEXT_KEY = "has_text"
 # tf.io.decode_image in the serving graph reads PNG, JPEG, GIF and BMP only).
 IMAGE_KEY = "image"
 HAS_IMAGE_KEY = "has_image"
+# The words written in the picture, as text recognition (models/image_text_recognition.py)
+# reads them: derived at ingestion, and by whoever calls the model in front of serving; ""
+# or absent when there is no picture or no text in it. Not a field of the raw log.
+IMAGE_TEXT_KEY = "image_text"
 
 # === Audio ===
 # 16 kHz mono PCM16 WAV bytes, whatever the format and rate of the attachment.
@@ -64,6 +68,7 @@ RAW_FEATURE_KEYS = (
     HAS_TEXT_KEY,
     IMAGE_KEY,
     HAS_IMAGE_KEY,
+    IMAGE_TEXT_KEY,
     AUDIO_KEY,
     HAS_AUDIO_KEY,
     AUDIO_DURATION_KEY,
@@ -72,15 +77,16 @@ RAW_FEATURE_KEYS = (
     SENTIMENT_KEY,
 )
 
-# The named inputs of the serving_default signature (REST clients send all four, "" for
+# The named inputs of the serving_default signature (REST clients send all five, "" for
 # an absent one), in this order.
-SERVING_INPUT_KEYS = (TEXT_KEY, IMAGE_KEY, AUDIO_KEY, TRANSCRIPT_KEY)
+SERVING_INPUT_KEYS = (TEXT_KEY, IMAGE_KEY, AUDIO_KEY, TRANSCRIPT_KEY, IMAGE_TEXT_KEY)
 
 # === Transformed features (outputs of models/preprocessing.py, inputs of the model) ===
 TEXT_SEQUENCE_LENGTH = 40
 TEXT_TOKEN_IDS_KEY = "text_token_ids"  # int64 [batch, TEXT_SEQUENCE_LENGTH]
 TEXT_SEGMENT_IDS_KEY = "text_segment_ids"  # int64 [batch, TEXT_SEQUENCE_LENGTH]
 TEXT_PADDING_MASK_KEY = "text_padding_mask"  # int64 [batch, TEXT_SEQUENCE_LENGTH], 1 = token
+TEXT_TOKEN_KEYS = (TEXT_TOKEN_IDS_KEY, TEXT_SEGMENT_IDS_KEY, TEXT_PADDING_MASK_KEY)
 # The transcript, tokenized like the text (same vocabulary and length).
 TRANSCRIPT_TOKEN_IDS_KEY = "transcript_token_ids"
 TRANSCRIPT_SEGMENT_IDS_KEY = "transcript_segment_ids"
@@ -90,6 +96,20 @@ TRANSCRIPT_TOKEN_KEYS = {
     TEXT_TOKEN_IDS_KEY: TRANSCRIPT_TOKEN_IDS_KEY,
     TEXT_SEGMENT_IDS_KEY: TRANSCRIPT_SEGMENT_IDS_KEY,
     TEXT_PADDING_MASK_KEY: TRANSCRIPT_PADDING_MASK_KEY,
+}
+# The text read in the picture, likewise.
+IMAGE_TEXT_TOKEN_IDS_KEY = "image_text_token_ids"
+IMAGE_TEXT_SEGMENT_IDS_KEY = "image_text_segment_ids"
+IMAGE_TEXT_PADDING_MASK_KEY = "image_text_padding_mask"
+IMAGE_TEXT_TOKEN_KEYS = {
+    TEXT_TOKEN_IDS_KEY: IMAGE_TEXT_TOKEN_IDS_KEY,
+    TEXT_SEGMENT_IDS_KEY: IMAGE_TEXT_SEGMENT_IDS_KEY,
+    TEXT_PADDING_MASK_KEY: IMAGE_TEXT_PADDING_MASK_KEY,
+}
+# Texts derived from attachments (raw key) -> their token features (by text token key).
+DERIVED_TEXT_TOKEN_KEYS = {
+    TRANSCRIPT_KEY: TRANSCRIPT_TOKEN_KEYS,
+    IMAGE_TEXT_KEY: IMAGE_TEXT_TOKEN_KEYS,
 }
 
 IMAGE_SIZE = 224
@@ -109,6 +129,7 @@ TEXT_PRESENT_KEY = "text_present"
 IMAGE_PRESENT_KEY = "image_present"
 AUDIO_PRESENT_KEY = "audio_present"
 TRANSCRIPT_PRESENT_KEY = "transcript_present"
+IMAGE_TEXT_PRESENT_KEY = "image_text_present"
 
 # Labels as class indices in the contract's order (schemas.intent_labels(),
 # schemas.sentiment_labels()); -1 where the label is absent (masked in the loss).

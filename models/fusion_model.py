@@ -19,20 +19,25 @@ from models.text_encoder import TextEncoder
 TEXT = features.TEXT_KEY
 IMAGE = features.IMAGE_KEY
 AUDIO = features.AUDIO_KEY
-# The speech transcript is a modality of its own (its own slot in the fusion, its own
-# presence and modality dropout), read by the text encoder: the same BERT and
-# projection weights as the typed text.
+# The speech transcript and the text read in the picture are modalities of their own (own
+# slot in the fusion, own presence and modality dropout), read by the text encoder: the
+# same BERT and projection weights as the typed text.
 TRANSCRIPT = features.TRANSCRIPT_KEY
-MODALITIES = (TEXT, IMAGE, AUDIO, TRANSCRIPT)
+IMAGE_TEXT = features.IMAGE_TEXT_KEY
+MODALITIES = (TEXT, IMAGE, AUDIO, TRANSCRIPT, IMAGE_TEXT)
+# Modalities read by the text encoder -> text encoder input key -> the feature fed to it.
+TEXT_ENCODER_FEEDS = {
+    TEXT: {key: key for key in features.TEXT_TOKEN_KEYS},
+    **features.DERIVED_TEXT_TOKEN_KEYS,
+}
 
 PRESENCE_KEYS = {
     TEXT: features.TEXT_PRESENT_KEY,
     IMAGE: features.IMAGE_PRESENT_KEY,
     AUDIO: features.AUDIO_PRESENT_KEY,
     TRANSCRIPT: features.TRANSCRIPT_PRESENT_KEY,
+    IMAGE_TEXT: features.IMAGE_TEXT_PRESENT_KEY,
 }
-# Each text encoder input (the text token features) -> the transcript feature fed to it.
-_TEXT_TO_TRANSCRIPT = features.TRANSCRIPT_TOKEN_KEYS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,12 +126,10 @@ class FusionModelConfig:
 def model_input_specs(config: FusionModelConfig) -> dict[str, tuple[tuple[int, ...], str]]:
     """The model's inputs: feature key -> (shape without the batch axis, dtype)."""
     specs = {}
-    if TEXT in config.modalities:
-        for key in _TEXT_TO_TRANSCRIPT:
-            specs[key] = ((config.text_sequence_length,), "int64")
-    if TRANSCRIPT in config.modalities:
-        for key in _TEXT_TO_TRANSCRIPT.values():
-            specs[key] = ((config.text_sequence_length,), "int64")
+    for modality, feed in TEXT_ENCODER_FEEDS.items():
+        if modality in config.modalities:
+            for key in feed.values():
+                specs[key] = ((config.text_sequence_length,), "int64")
     if IMAGE in config.modalities:
         specs[features.IMAGE_PIXELS_KEY] = ((config.image_size, config.image_size, 3), "float32")
     if AUDIO in config.modalities:
@@ -194,8 +197,8 @@ def build_fusion_model(
     Args:
         config: sizes and switches.
         text_backbone: a `keras_hub.models.BertBackbone`; None loads all-MiniLM-L6-v2
-            (`models.minilm.minilm_backbone`). Unused without the text and transcript
-            modalities; with both, one encoder reads the two.
+            (`models.minilm.minilm_backbone`). Unused without the text, transcript and
+            image text modalities; one encoder reads all that are enabled.
         image_backbone: a Keras 3 model over (image_size, image_size, 3) pixels scaled
             (x - 127) / 128; None loads EfficientNet-Lite0 with ImageNet weights.
             Unused without the image modality.
@@ -213,19 +216,18 @@ def build_fusion_model(
     }
 
     text_encoder = None
-    if TEXT in config.modalities or TRANSCRIPT in config.modalities:
+    if any(modality in config.modalities for modality in TEXT_ENCODER_FEEDS):
         text_encoder = _text_encoder(config, text_backbone)
     encoders = {
-        TEXT: lambda: text_encoder,
         IMAGE: lambda: _image_encoder(config, image_backbone),
         AUDIO: lambda: _audio_encoder(config),
-        TRANSCRIPT: lambda: text_encoder,
+        **{modality: lambda: text_encoder for modality in TEXT_ENCODER_FEEDS},
     }
     embeddings = []
     for modality in config.modalities:
         encoder = encoders[modality]()
-        if modality == TRANSCRIPT:
-            feed = {key: inputs[_TEXT_TO_TRANSCRIPT[key]] for key in encoder.input}
+        if modality in TEXT_ENCODER_FEEDS:
+            feed = {key: inputs[TEXT_ENCODER_FEEDS[modality][key]] for key in encoder.input}
         else:
             feed = {key: inputs[key] for key in encoder.input}
         embeddings.append(encoder(feed))

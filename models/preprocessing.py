@@ -166,9 +166,9 @@ def preprocessing_fn(inputs):
     Returns:
         Dict of the transformed keys of `features` (shapes and dtypes noted there):
         text token ids / segment ids / padding mask, the same three for the speech
-        transcript, image pixels, audio log-mel and frame mask, the four presence
-        flags, the two labels, and for slicing the turn id, channel and modality
-        combination.
+        transcript and for the text read in the picture, image pixels, audio log-mel
+        and frame mask, the five presence flags, the two labels, and for slicing the
+        turn id, channel and modality combination.
     """
     batch_size = _batch_size(next(iter(inputs.values())))
     outputs = {}
@@ -178,13 +178,16 @@ def preprocessing_fn(inputs):
     texts = _raw_strings(inputs, features.TEXT_KEY, batch_size)
     images = _raw_strings(inputs, features.IMAGE_KEY, batch_size)
     audio = _raw_strings(inputs, features.AUDIO_KEY, batch_size)
-    transcripts = _raw_strings(inputs, features.TRANSCRIPT_KEY, batch_size)
+    derived_texts = {
+        key: _raw_strings(inputs, key, batch_size) for key in features.DERIVED_TEXT_TOKEN_KEYS
+    }
     present = {
         features.TEXT_KEY: text_preprocessing.text_present(texts),
         features.IMAGE_KEY: image_preprocessing.image_present(images),
         features.AUDIO_KEY: audio_features.audio_present(audio),
-        features.TRANSCRIPT_KEY: text_preprocessing.text_present(transcripts),
     }
+    for key, strings in derived_texts.items():
+        present[key] = text_preprocessing.text_present(strings)
 
     vocabulary = text_preprocessing.text_vocabulary_path()
     tokenizer = tft.make_and_track_object(
@@ -194,12 +197,12 @@ def preprocessing_fn(inputs):
     outputs.update(
         text_preprocessing.tokenize_text(texts, present[features.TEXT_KEY], tokenizer, special_ids)
     )
-    # The transcript is read by the same tokenizer, into its own three features.
-    transcript_tokens = text_preprocessing.tokenize_text(
-        transcripts, present[features.TRANSCRIPT_KEY], tokenizer, special_ids
-    )
-    for text_key, transcript_key in features.TRANSCRIPT_TOKEN_KEYS.items():
-        outputs[transcript_key] = transcript_tokens[text_key]
+    # The transcript and the picture's text are read by the same tokenizer, each into its
+    # own three features.
+    for key, strings in derived_texts.items():
+        tokens = text_preprocessing.tokenize_text(strings, present[key], tokenizer, special_ids)
+        for text_key, derived_key in features.DERIVED_TEXT_TOKEN_KEYS[key].items():
+            outputs[derived_key] = tokens[text_key]
     outputs[features.IMAGE_PIXELS_KEY] = image_preprocessing.image_pixels(
         images, present[features.IMAGE_KEY]
     )
@@ -210,6 +213,7 @@ def preprocessing_fn(inputs):
         (features.IMAGE_KEY, features.IMAGE_PRESENT_KEY),
         (features.AUDIO_KEY, features.AUDIO_PRESENT_KEY),
         (features.TRANSCRIPT_KEY, features.TRANSCRIPT_PRESENT_KEY),
+        (features.IMAGE_TEXT_KEY, features.IMAGE_TEXT_PRESENT_KEY),
     ):
         outputs[present_key] = tf.cast(present[raw_key], tf.float32)
     outputs[features.MODALITY_COMBINATION_KEY] = _modality_combination(present)

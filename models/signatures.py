@@ -2,7 +2,8 @@
 
 Three signatures (# TF Serving and the TFX Evaluator call these):
   serving_default     raw named inputs (text, image bytes, audio bytes, the audio's
-                      transcript; any may be empty) for REST clients; returns
+                      transcript, the picture's text; any may be empty) for REST
+                      clients; returns
                       intent, intent_probabilities, confidence, out_of_scope,
                       sentiment, sentiment_probabilities.
   serving_tf_example  serialized tf.Example (raw features) for the Evaluator and batch
@@ -39,20 +40,17 @@ def _optional_bytes(values: tf.Tensor) -> tf.SparseTensor:
     return tf.SparseTensor(indices, tf.gather_nd(values, rows), tf.stack([batch, 1]))
 
 
-def raw_features_from_request(text, image, audio, transcript) -> dict:
-    """The raw features the Transform graph reads, from the REST inputs.
+def raw_features_from_request(inputs: dict) -> dict:
+    """The raw features the Transform graph reads, from the REST inputs
+    (`features.SERVING_INPUT_KEYS` -> [batch] strings).
 
     Presence is derived in the graph from the content itself, so the has_* flags are not
     needed; outputs that depend on raw features not fed here (labels, ids) are dropped.
-    The transcript is what `models.speech_recognition` hears in the audio: the caller
-    runs it (the stock TF Serving binary cannot); "" leaves the model the audio alone.
+    The transcript is what `models.speech_recognition` hears in the audio, and the image
+    text what `models.image_text_recognition` reads in the picture: the caller runs them
+    (the stock TF Serving binary cannot); "" leaves the model the audio or picture alone.
     """
-    return {
-        features.TEXT_KEY: _optional_bytes(text),
-        features.IMAGE_KEY: _optional_bytes(image),
-        features.AUDIO_KEY: _optional_bytes(audio),
-        features.TRANSCRIPT_KEY: _optional_bytes(transcript),
-    }
+    return {key: _optional_bytes(inputs[key]) for key in features.SERVING_INPUT_KEYS}
 
 
 def intent_answer(intent_probabilities, out_of_scope_index: int, threshold):
@@ -120,11 +118,18 @@ class ServingModule(tf.Module):
             tf.TensorSpec([None], tf.string, name=features.IMAGE_KEY),
             tf.TensorSpec([None], tf.string, name=features.AUDIO_KEY),
             tf.TensorSpec([None], tf.string, name=features.TRANSCRIPT_KEY),
+            tf.TensorSpec([None], tf.string, name=features.IMAGE_TEXT_KEY),
         ]
     )
-    def serve_raw(self, text, image, audio, transcript):
-        transformed = self.tft_layer(raw_features_from_request(text, image, audio, transcript))
-        return self._answer(transformed)
+    def serve_raw(self, text, image, audio, transcript, image_text):
+        inputs = dict(
+            zip(
+                features.SERVING_INPUT_KEYS,
+                (text, image, audio, transcript, image_text),
+                strict=True,
+            )
+        )
+        return self._answer(self.tft_layer(raw_features_from_request(inputs)))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_tf_example(self, examples):

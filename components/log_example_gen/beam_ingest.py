@@ -113,16 +113,22 @@ class _ConvertRecord(beam.DoFn):
     output rather than Beam multi-outputs: Beam's Dask runner does not separate them.
     """
 
-    def __init__(self, limits: IngestLimits, transcribe_speech: bool):
+    def __init__(self, limits: IngestLimits, transcribe_speech: bool, read_image_text: bool):
         self._limits = limits
         self._transcribe_speech = transcribe_speech
+        self._read_image_text = read_image_text
         self._recognizer = None
+        self._image_reader = None
 
     def setup(self):
         if self._transcribe_speech:
             from models import speech_recognition
 
             self._recognizer = speech_recognition.shared_recognizer()
+        if self._read_image_text:
+            from models import image_text_recognition
+
+            self._image_reader = image_text_recognition.shared_reader()
 
     def process(self, element_and_first):
         (source, folder, raw), first = element_and_first
@@ -141,7 +147,9 @@ class _ConvertRecord(beam.DoFn):
         try:
             yield (
                 _CONVERTED,
-                convert_record(source, folder, raw, self._limits, self._recognizer),
+                convert_record(
+                    source, folder, raw, self._limits, self._recognizer, self._image_reader
+                ),
             )
         except quarantine.RecordRejected as rejected:
             yield (
@@ -269,9 +277,12 @@ class IngestLogs(beam.PTransform):
         splits: tuple[SplitSpec, ...] = DEFAULT_SPLITS,
         limits: IngestLimits = IngestLimits(),
         transcribe_speech: bool = True,
+        read_image_text: bool = True,
     ):
         """`transcribe_speech`: write each voice turn's transcript (Whisper base, see
-        models/speech_recognition.py), which the model reads beside the audio."""
+        models/speech_recognition.py), which the model reads beside the audio.
+        `read_image_text`: write the text written in each picture (OCR, see
+        models/image_text_recognition.py), which the model reads beside the picture."""
         super().__init__()
         self._files = files
         self._examples_dir = examples_dir
@@ -279,6 +290,7 @@ class IngestLogs(beam.PTransform):
         self._splits = splits
         self._limits = limits
         self._transcribe_speech = transcribe_speech
+        self._read_image_text = read_image_text
 
     def expand(self, pbegin):
         # Single-output steps ending in one "Done" step that depends on every write: this
@@ -303,7 +315,10 @@ class IngestLogs(beam.PTransform):
             | "KeyByTurnId" >> beam.Map(_keyed_by_turn_id)
             | "GroupByTurnId" >> beam.GroupByKey()
             | "FirstAndDuplicates" >> beam.FlatMap(_first_and_duplicates)
-            | "Convert" >> beam.ParDo(_ConvertRecord(self._limits, self._transcribe_speech))
+            | "Convert"
+            >> beam.ParDo(
+                _ConvertRecord(self._limits, self._transcribe_speech, self._read_image_text)
+            )
         )
         converted = results | "Converted" >> beam.FlatMap(_tagged(_CONVERTED))
         quarantined = results | "Quarantined" >> beam.FlatMap(_tagged(_QUARANTINED))
@@ -383,6 +398,7 @@ def ingest_folder(
     limits: IngestLimits = IngestLimits(),
     beam_pipeline_args: tuple[str, ...] = (),
     transcribe_speech: bool = True,
+    read_image_text: bool = True,
 ) -> dict:
     """Runs the ingestion standalone (as `mmcs ingest` does) and returns the summary.
 
@@ -397,7 +413,7 @@ def ingest_folder(
     options = beam.options.pipeline_options.PipelineOptions(list(beam_pipeline_args))
     pipeline = beam.Pipeline(options=options)
     _ = pipeline | "IngestLogs" >> IngestLogs(
-        files, out_dir, out_dir, splits, limits, transcribe_speech
+        files, out_dir, out_dir, splits, limits, transcribe_speech, read_image_text
     )
     result = pipeline.run()
     result.wait_until_finish()

@@ -162,7 +162,12 @@ def parse_record(raw: bytes, limits: IngestLimits) -> dict:
 
 
 def convert_record(
-    source: str, folder: str, raw: bytes, limits: IngestLimits, recognizer=None
+    source: str,
+    folder: str,
+    raw: bytes,
+    limits: IngestLimits,
+    recognizer=None,
+    image_reader=None,
 ) -> ConvertedTurn:
     """Converts one raw log line into a serialized tf.Example.
 
@@ -174,6 +179,9 @@ def convert_record(
       recognizer: a `models.speech_recognition.SpeechRecognizer` (anything with its
         `transcribe(wav_bytes, language)`); when given, a voice turn gets the
         transcript of its audio as `features.TRANSCRIPT_KEY`.
+      image_reader: a `models.image_text_recognition.ImageTextReader` (anything with its
+        `read(image_bytes)`); when given, a turn with a picture gets the text written in
+        it as `features.IMAGE_TEXT_KEY`.
 
     Raises:
       quarantine.RecordRejected: the record must be quarantined.
@@ -200,7 +208,12 @@ def convert_record(
     image_path = record.get(features.IMAGE_KEY)
     if image_path:
         data = _read_attachment(folder, image_path, features.IMAGE_KEY, limits)
-        feature[features.IMAGE_KEY] = _bytes_feature(normalize_image(data, image_path))
+        image = normalize_image(data, image_path)
+        feature[features.IMAGE_KEY] = _bytes_feature(image)
+        if image_reader is not None:
+            image_text = image_reader.read(image)
+            if image_text:
+                feature[features.IMAGE_TEXT_KEY] = _bytes_feature(image_text.encode("utf-8"))
     feature[features.HAS_IMAGE_KEY] = _int_feature(int(bool(image_path)))
 
     audio_path = record.get(features.AUDIO_KEY)

@@ -88,7 +88,12 @@ class ModelClient:
         return f"{self.url}/v1/models/{self.model_name}:predict"
 
     def predict(
-        self, text: str, image: bytes | None, audio: bytes | None, transcript: str = ""
+        self,
+        text: str,
+        image: bytes | None,
+        audio: bytes | None,
+        transcript: str = "",
+        image_text: str = "",
     ) -> ModelOutput:
         """One turn's prediction.
 
@@ -97,12 +102,13 @@ class ModelClient:
           image: PNG or JPEG bytes, or None.
           audio: 16 kHz mono PCM16 WAV bytes, or None.
           transcript: what speech recognition heard in the audio ("" when none).
+          image_text: what text recognition read in the picture ("" when none).
 
         Raises:
           ModelUnavailable: with what went wrong.
         """
 
-        # All four inputs are required by the signature; absent ones are empty.
+        # All five inputs are required by the signature; absent ones are empty.
         def b64(data: bytes | None) -> dict:
             return {"b64": base64.b64encode(data or b"").decode("ascii")}
 
@@ -111,6 +117,7 @@ class ModelClient:
             features.IMAGE_KEY: b64(image),
             features.AUDIO_KEY: b64(audio),
             features.TRANSCRIPT_KEY: transcript,
+            features.IMAGE_TEXT_KEY: image_text,
         }
         body = json.dumps({"instances": [instance]})
         request = urllib.request.Request(

@@ -63,6 +63,9 @@ class ChatService:
             `models.speech_recognition.SpeechRecognizer.transcribe`); None loads the
             shared Whisper recognizer on the first voice message. The transcript goes to
             the model beside the audio, as ingestion wrote it for training.
+        image_reader: text recognition for pictures (anything with
+            `models.image_text_recognition.ImageTextReader.read`); None loads the shared
+            OCR reader on the first picture. The text goes to the model beside the picture.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class ChatService:
         speak_voice_replies: bool = False,
         clock=_now,
         recognizer=None,
+        image_reader=None,
     ):
         self.store = store
         self.model = model
@@ -84,6 +88,7 @@ class ChatService:
         self.speak_voice_replies = speak_voice_replies
         self.clock = clock
         self._recognizer = recognizer
+        self._image_reader = image_reader
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -138,6 +143,13 @@ class ChatService:
             self._recognizer = speech_recognition.shared_recognizer()
         return self._recognizer.transcribe(wav, features.DEFAULT_LANGUAGE)
 
+    def _image_text(self, image: bytes) -> str:
+        if self._image_reader is None:
+            from models import image_text_recognition
+
+            self._image_reader = image_text_recognition.shared_reader()
+        return self._image_reader.read(image)
+
     def message(self, conversation_id: str, message: CustomerMessage) -> dict:
         """Serves one customer turn and returns the reply.
 
@@ -157,6 +169,7 @@ class ChatService:
         if not text and image is None and audio is None:
             raise RequestError("a message needs 'text', an 'image' or 'audio'")
         transcript = self._transcript(audio.data) if audio is not None else ""
+        image_text = self._image_text(image.data) if image is not None else ""
 
         with self._lock_of(conversation_id):
             conversation = self._get(conversation_id)
@@ -172,6 +185,7 @@ class ChatService:
                     image.data if image else None,
                     audio.data if audio else None,
                     transcript,
+                    image_text,
                 )
             except ModelUnavailable as error:
                 model_error = str(error)

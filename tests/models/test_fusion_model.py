@@ -22,7 +22,7 @@ from models.fusion_model import (
     MODALITIES,
     PRESENCE_KEYS,
     TEXT,
-    TRANSCRIPT,
+    TEXT_ENCODER_FEEDS,
     FusionModelConfig,
     build_fusion_model,
     model_input_specs,
@@ -60,7 +60,6 @@ TINY_SIZES = {
 ALL_PRESENCE_PATTERNS = np.array(
     list(itertools.product((0.0, 1.0), repeat=len(MODALITIES))), "float32"
 )
-TRANSCRIPT_TOKEN_KEYS = features.TRANSCRIPT_TOKEN_KEYS
 FUSION_VARIANTS = [
     pytest.param({"fusion": EARLY}, id="early"),
     pytest.param({"fusion": LATE}, id="late-logits"),
@@ -110,10 +109,7 @@ def random_batch(config: FusionModelConfig, presence: np.ndarray, seed: int = 0)
     batch_size = len(presence)
     present = dict(zip(config.modalities, presence.T > 0, strict=True))
     batch = {}
-    for modality, keys in (
-        (TEXT, {k: k for k in TRANSCRIPT_TOKEN_KEYS}),
-        (TRANSCRIPT, TRANSCRIPT_TOKEN_KEYS),
-    ):
+    for modality, keys in TEXT_ENCODER_FEEDS.items():
         if modality not in config.modalities:
             continue
         length = config.text_sequence_length
@@ -202,12 +198,12 @@ def test_outputs_have_class_shapes_for_every_fusion_kind(overrides, mixed_presen
     assert all(np.isfinite(value).all() for value in outputs.values())
 
 
-def test_text_and_transcript_share_one_text_encoder():
-    with_transcript = tiny_model()
+def test_text_transcript_and_image_text_share_one_text_encoder():
+    with_derived_texts = tiny_model()
     without = tiny_model(modalities=(TEXT, IMAGE, AUDIO))
-    encoders = [layer for layer in with_transcript.layers if isinstance(layer, TextEncoder)]
+    encoders = [layer for layer in with_derived_texts.layers if isinstance(layer, TextEncoder)]
     assert len(encoders) == 1
-    # The transcript adds a fusion slot, not a second BERT.
+    # The transcript and the image text add fusion slots, not more BERTs.
     text_weights = sum(np.prod(v.shape) for v in encoders[0].weights)
     other = next(layer for layer in without.layers if isinstance(layer, TextEncoder))
     assert text_weights == sum(np.prod(v.shape) for v in other.weights)
@@ -247,10 +243,7 @@ def test_absent_modalities_and_padding_do_not_change_outputs(overrides, mixed_pr
     rng = np.random.default_rng(1)
     perturbed = dict(batch)
     present = dict(zip(config.modalities, mixed_presence.T > 0, strict=True))
-    for modality, keys in (
-        (TEXT, {k: k for k in TRANSCRIPT_TOKEN_KEYS}),
-        (TRANSCRIPT, TRANSCRIPT_TOKEN_KEYS),
-    ):
+    for modality, keys in TEXT_ENCODER_FEEDS.items():
         ids_key = keys[features.TEXT_TOKEN_IDS_KEY]
         mask_key = keys[features.TEXT_PADDING_MASK_KEY]
         token_mask = batch[mask_key] > 0
@@ -411,7 +404,7 @@ def test_masked_accuracy_counts_labelled_examples_only():
 def test_training_reduces_loss_and_leaves_frozen_weights_alone():
     config = tiny_config(fusion=ATTENTION, trainable_text_layers=1, modality_dropout=0.2)
     model = tiny_model(fusion=ATTENTION, trainable_text_layers=1, modality_dropout=0.2)
-    presence = np.tile(ALL_PRESENCE_PATTERNS[1:], (2, 1))  # 30 turns, each with a modality
+    presence = ALL_PRESENCE_PATTERNS[1:]  # 31 turns, each with a modality
     batch = random_batch(config, presence)
     labels = random_labels(config, len(presence))
     model.compile(
@@ -478,6 +471,11 @@ def test_default_model_with_pretrained_backbones_runs_forward():
         features.TRANSCRIPT_SEGMENT_IDS_KEY: np.zeros((2, length), "int64"),
         features.TRANSCRIPT_PADDING_MASK_KEY: np.repeat(mask[:1], 2, axis=0),
         features.TRANSCRIPT_PRESENT_KEY: presence[:, 2],
+        # A picture's text: the same tokens as the first turn's text.
+        features.IMAGE_TEXT_TOKEN_IDS_KEY: rng.integers(1000, 20000, (2, length)) * mask[:1],
+        features.IMAGE_TEXT_SEGMENT_IDS_KEY: np.zeros((2, length), "int64"),
+        features.IMAGE_TEXT_PADDING_MASK_KEY: np.repeat(mask[:1], 2, axis=0),
+        features.IMAGE_TEXT_PRESENT_KEY: presence[:, 1],
     }
     outputs = predict(model, batch)
     assert outputs[features.INTENT_KEY].shape == (2, config.num_intents)
@@ -488,6 +486,6 @@ def test_default_model_with_pretrained_backbones_runs_forward():
     assert image_backbone.trainable_variables == []
     text_backbone = model.get_layer("text_encoder").backbone
     assert text_backbone.token_embedding.trainable_variables == []
-    # The transcript is read by the same encoder: one BERT in the model.
+    # The transcript and the image text are read by the same encoder: one BERT in the model.
     assert sum(isinstance(layer, TextEncoder) for layer in model.layers) == 1
     assert text_backbone.transformer_layers[-1].trainable_variables

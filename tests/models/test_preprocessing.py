@@ -417,6 +417,10 @@ TRANSFORMED_KEYS = {
     features.TRANSCRIPT_SEGMENT_IDS_KEY,
     features.TRANSCRIPT_PADDING_MASK_KEY,
     features.TRANSCRIPT_PRESENT_KEY,
+    features.IMAGE_TEXT_TOKEN_IDS_KEY,
+    features.IMAGE_TEXT_SEGMENT_IDS_KEY,
+    features.IMAGE_TEXT_PADDING_MASK_KEY,
+    features.IMAGE_TEXT_PRESENT_KEY,
     features.INTENT_LABEL_KEY,
     features.SENTIMENT_LABEL_KEY,
     features.TURN_ID_KEY,
@@ -442,6 +446,7 @@ def raw_example(
     intent=None,
     sentiment=None,
     transcript=None,
+    image_text=None,
 ):
     """A raw instance as the curated schema's VarLenFeatures read it (lists, [] = absent)."""
     return {
@@ -459,6 +464,7 @@ def raw_example(
         features.HAS_AUDIO_KEY: [int(bool(audio))],
         features.AUDIO_DURATION_KEY: [1.0] if audio else [],
         features.TRANSCRIPT_KEY: [transcript.encode()] if transcript else [],
+        features.IMAGE_TEXT_KEY: [image_text.encode()] if image_text else [],
         features.INTENT_KEY: [intent.encode()] if intent else [],
         features.SENTIMENT_KEY: [sentiment.encode()] if sentiment else [],
     }
@@ -470,7 +476,7 @@ def raw_dataset():
     return [
         raw_example("text", "chat", text=TEXT, intent=INTENT, sentiment=SENTIMENT),
         raw_example("png", "app", image=png_bytes(), intent=out_of_scope),
-        raw_example("jpeg", "app", image=jpeg_bytes(), intent=INTENT),
+        raw_example("jpeg", "app", image=jpeg_bytes(), intent=INTENT, image_text=TEXT.title()),
         raw_example(
             "audio", "voice", audio=wav_bytes(tone(1.0)), intent=INTENT, transcript=TEXT.upper()
         ),
@@ -541,6 +547,7 @@ def test_transform_presence_slicing_and_labels(transform_run):
         assert row[features.IMAGE_PRESENT_KEY] == float(features.IMAGE_KEY in present)
         assert row[features.AUDIO_PRESENT_KEY] == float(features.AUDIO_KEY in present)
         assert row[features.TRANSCRIPT_PRESENT_KEY] == float(turn == "audio")
+        assert row[features.IMAGE_TEXT_PRESENT_KEY] == float(turn == "jpeg")
         assert row[features.INTENT_LABEL_KEY] == intent
         assert row[features.SENTIMENT_LABEL_KEY] == sentiment
     assert rows["audio"][features.CHANNEL_KEY].decode() == "voice"
@@ -554,11 +561,16 @@ def test_transform_modality_values_match_the_unit_functions(transform_run, token
         np.testing.assert_array_equal(rows["text"][key], text[key][0])
         np.testing.assert_array_equal(rows["all"][key], text[key][0])
         assert (rows["png"][key] == 0).all()
-    # The transcript goes through the same (uncased) tokenizer into its own features.
+    # The transcript and the picture's text go through the same (uncased) tokenizer into
+    # their own features.
     for text_key, transcript_key in features.TRANSCRIPT_TOKEN_KEYS.items():
         np.testing.assert_array_equal(rows["audio"][transcript_key], text[text_key][0])
         assert (rows["text"][transcript_key] == 0).all()
         assert (rows["audio"][text_key] == 0).all()
+    for text_key, image_text_key in features.IMAGE_TEXT_TOKEN_KEYS.items():
+        np.testing.assert_array_equal(rows["jpeg"][image_text_key], text[text_key][0])
+        assert (rows["png"][image_text_key] == 0).all()
+        assert (rows["jpeg"][text_key] == 0).all()
 
     png = decode_images([png_bytes()])[0]
     np.testing.assert_allclose(rows["png"][features.IMAGE_PIXELS_KEY], png)

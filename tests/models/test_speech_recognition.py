@@ -3,7 +3,6 @@ real sample voice messages, the transcript cache, and its place in record conver
 
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,19 +29,6 @@ def _sample_record(turn_id: str) -> tuple[bytes, dict]:
 
 def _words(text: str) -> list[str]:
     return "".join(c if c.isalnum() else " " for c in text.lower()).split()
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    """A private cache, so these tests see the model joined and nothing cached before."""
-    path = tmp_path_factory.mktemp("mmcs-cache")
-    previous = os.environ.get(speech_recognition.CACHE_ENV)
-    os.environ[speech_recognition.CACHE_ENV] = str(path)
-    yield path
-    if previous is None:
-        del os.environ[speech_recognition.CACHE_ENV]
-    else:
-        os.environ[speech_recognition.CACHE_ENV] = previous
 
 
 @pytest.fixture(scope="module")

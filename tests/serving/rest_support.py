@@ -123,14 +123,15 @@ def b64(data: bytes) -> dict:
 
 
 def instance(turn) -> dict:
-    """A row-format instance: text and transcript as strings, attachments as base64
-    ("" when absent)."""
+    """A row-format instance: text, transcript and image text as strings, attachments as
+    base64 ("" when absent)."""
     values = turn.values
     return {
         features.TEXT_KEY: values[features.TEXT_KEY].decode("utf-8"),
         features.IMAGE_KEY: b64(values[features.IMAGE_KEY]) if values[features.IMAGE_KEY] else "",
         features.AUDIO_KEY: b64(values[features.AUDIO_KEY]) if values[features.AUDIO_KEY] else "",
         features.TRANSCRIPT_KEY: values[features.TRANSCRIPT_KEY].decode("utf-8"),
+        features.IMAGE_TEXT_KEY: values[features.IMAGE_TEXT_KEY].decode("utf-8"),
     }
 
 

@@ -202,6 +202,7 @@ BAD_PREDICT_BODIES = {
                 features.IMAGE_KEY: [""],
                 features.AUDIO_KEY: ["", ""],
                 features.TRANSCRIPT_KEY: ["", ""],
+                features.IMAGE_TEXT_KEY: ["", ""],
             }
         },
         400,

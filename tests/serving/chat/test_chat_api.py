@@ -91,13 +91,14 @@ def test_a_clear_text_turn_gets_the_knowledge_base_reply(url, fake_model):
     assert reply["sentiment"] == "negative"
     assert reply["turn_id"] == f"{conversation}-0" and reply["turn_index"] == 0
     assert reply["handoff"]["handed_off"] is False
-    # The model got the stripped text and empty media, all four inputs present.
+    # The model got the stripped text and empty media, all five inputs present.
     assert fake_model.requests == [
         {
             "text": "my card has not arrived",
             "image": {"b64": ""},
             "audio": {"b64": ""},
             "transcript": "",
+            "image_text": "",
         }
     ]
     assert history(url, conversation)["turns"][0]["reply"] == reply["reply"]
@@ -209,6 +210,29 @@ def test_a_voice_message_reaches_the_model_with_its_transcript(url, fake_model):
     # Text-only turns send an empty transcript.
     send(url, conversation, text="where is my card")
     assert fake_model.requests[-1][features.TRANSCRIPT_KEY] == ""
+
+
+def test_a_picture_reaches_the_model_with_the_text_read_in_it(url, fake_model):
+    """The same OCR as ingestion: the model gets the picture and the words written in it."""
+    from components.log_example_gen.image_normalization import normalize_image
+    from models import image_text_recognition
+    from tests.sample_run import SAMPLE
+
+    line = next(
+        record
+        for record in map(json.loads, (SAMPLE / "turns-00000.jsonl").read_bytes().splitlines())
+        if record["image"] and record["intent"] not in (None, features.OUT_OF_SCOPE_INTENT)
+    )
+    picture = (SAMPLE / line["image"]).read_bytes()
+    conversation = create(url)
+    send(url, conversation, text="see attached", image=b64(picture))
+    sent = fake_model.requests[-1]
+    expected = image_text_recognition.shared_reader().read(normalize_image(picture, line["image"]))
+    assert sent[features.IMAGE_TEXT_KEY] == expected
+    assert len(expected.split()) >= 2
+    # Turns without a picture send an empty image text.
+    send(url, conversation, text="where is my card")
+    assert fake_model.requests[-1][features.IMAGE_TEXT_KEY] == ""
 
 
 def test_multipart_uploads_work_like_json(url, fake_model):
