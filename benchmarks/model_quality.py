@@ -9,6 +9,9 @@ rendered from test.csv (held-out voices, CLINC150's out-of-scope test queries):
 
 `--train-size/--test-size/--epochs` shrink the run for a quick check of the script itself;
 only a full run (the defaults) is comparable with the published reference points.
+`--update` re-runs only the models named by `--models` and keeps the others of the report
+already in `--out`; the report names each model's training recipe (epochs, learning-rate
+schedule), so models trained with different recipes are never mixed up silently.
 """
 
 import argparse
@@ -27,6 +30,7 @@ from benchmarks.corpora import rendered_corpus
 from benchmarks.plots import grouped_bar_chart
 from models import features, signatures
 from models.fusion_model import FusionModelConfig
+from models.learning_rate import SCHEDULES
 from models.trainer import TRAINING_METRICS_FILE
 from models.training_config import TrainingConfig
 from pipeline import config, local_runner, run_outputs
@@ -62,7 +66,10 @@ def _train(corpus: Path, root: Path, training: TrainingConfig, reuse: bool) -> t
     paths = config.PipelinePaths(str(root))
     info_path = root / TRAINING_INFO_FILE
     if reuse and info_path.exists():
-        return paths.serving_model_dir, json.loads(info_path.read_text())
+        info = json.loads(info_path.read_text())
+        # Only a model trained with exactly these settings is reused.
+        if info["trainer"]["config"] == training.to_custom_config():
+            return paths.serving_model_dir, info
     start = time.perf_counter()
     local_runner.run_local(
         str(corpus), paths, beam=config.BeamConfig(), training=training, blessing=NO_GATE
@@ -210,12 +217,20 @@ def run(args) -> dict:
 
     vague = set(VAGUE_TEXTS)
     results = {}
+    if args.update and (args.out / "model_quality.json").exists():
+        kept = json.loads((args.out / "model_quality.json").read_text())["models"]
+        results = {name: result for name, result in kept.items() if name not in args.models}
     for name in args.models:
         modalities = ABLATIONS[name]
         training = TrainingConfig(
-            model=FusionModelConfig(modalities=modalities), epochs=args.epochs
+            model=FusionModelConfig(modalities=modalities),
+            epochs=args.epochs,
+            learning_rate_schedule=args.learning_rate_schedule,
         )
-        root = args.work / f"quality-{name}-{args.train_size or 'full'}-e{args.epochs}"
+        root = args.work / (
+            f"quality-{name}-{args.train_size or 'full'}-e{args.epochs}"
+            f"-{args.learning_rate_schedule}"
+        )
         serving_dir, training_info = _train(train_corpus, root, training, args.reuse_trained)
         results[name] = {
             "modalities": list(modalities),
@@ -249,7 +264,6 @@ def _write_report(args, train_manifest, test_manifest, rejected, results) -> dic
         "benchmark": "model_quality",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "full_run": args.train_size is None and args.test_size is None,
-        "epochs": args.epochs,
         "train_corpus": {
             "turns": train_manifest["turns"],
             "modalities": train_manifest["modalities"],
@@ -300,6 +314,14 @@ def _pushed_at(version: str | None) -> str:
     return f" (version {version}, pushed {when:%Y-%m-%d %H:%M})"
 
 
+def _recipe(result: dict) -> str:
+    """How a model of the report was trained: epochs and learning-rate schedule (models
+    trained before the schedule setting existed used a constant rate)."""
+    trained = result["training"]["trainer"]["config"]
+    schedule = trained.get("learning_rate_schedule", "constant")
+    return f"{trained['epochs']} epochs, {schedule} learning rate from {trained['learning_rate']:g}"
+
+
 def _pair(scores: dict, pct) -> str:
     return f"{pct(scores.get('intent_accuracy'))} / {pct(scores.get('intent_macro_f1'))}"
 
@@ -312,14 +334,14 @@ def _markdown(report: dict) -> str:
         "# Model quality",
         "",
         f"{report['date']}; "
-        f"{'full run' if report['full_run'] else 'REDUCED run (script check only)'}, "
-        f"{report['epochs']} epochs. Test corpus: {report['test_corpus']['turns']} turns "
+        f"{'full run' if report['full_run'] else 'REDUCED run (script check only)'}. "
+        f"Test corpus: {report['test_corpus']['turns']} turns "
         "rendered from BANKING77 test.csv and CLINC150 out-of-scope test queries, held-out voices.",
         "",
-        "Models (the modalities each reads; pushed version = push time, UTC):",
+        "Models (the modalities each reads; how it was trained; pushed version = push time, UTC):",
         "",
         *(
-            f"- {name}: {', '.join(result.get('modalities', ABLATIONS[name]))}"
+            f"- {name}: {', '.join(result['modalities'])}; {_recipe(result)}"
             + _pushed_at(result.get("model_version"))
             for name, result in report["models"].items()
         ),
@@ -394,7 +416,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/bench"))
     parser.add_argument("--train-size", type=int, default=None)
     parser.add_argument("--test-size", type=int, default=None)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=config.PROFILES["full"].training.epochs)
     parser.add_argument(
         "--models",
         nargs="+",
@@ -403,10 +425,20 @@ def main() -> None:
         help="which models to train (default: the fused one and every ablation)",
     )
     parser.add_argument(
+        "--learning-rate-schedule",
+        choices=SCHEDULES,
+        default=TrainingConfig().learning_rate_schedule,
+    )
+    parser.add_argument(
         "--reuse-trained",
         action="store_true",
-        help="evaluate models a previous run trained (same --work, epochs, sizes) again "
-        "instead of training them, and keep its bare Keras measurement",
+        help="evaluate models a previous run trained (same --work, epochs, sizes, settings) "
+        "again instead of training them, and keep its bare Keras measurement",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the models of the report in --out that --models does not name",
     )
     parser.add_argument(
         "--bare-keras-epochs",

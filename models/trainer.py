@@ -16,7 +16,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 
 import schemas
-from models import features, losses, out_of_scope_calibration, signatures, warmup
+from models import features, learning_rate, losses, out_of_scope_calibration, signatures, warmup
 from models.distribution import distribution_strategy
 from models.fusion_model import build_fusion_model
 from models.training_config import TrainingConfig
@@ -155,6 +155,9 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
         throughput,
+        *learning_rate.schedule_callbacks(
+            config.learning_rate_schedule, config.learning_rate, config.epochs
+        ),
     ]
     if config.fail_after_steps > 0:
         callbacks.append(_FailAfterSteps(config.fail_after_steps))

@@ -3,6 +3,7 @@
 import dataclasses
 
 from models.fusion_model import FusionModelConfig
+from models.learning_rate import SCHEDULES
 
 # tf.distribute strategies the Trainer can build the model under (models/distribution.py).
 DISTRIBUTIONS = ("default", "mirrored", "multi_worker_mirrored")
@@ -17,6 +18,8 @@ class TrainingConfig:
       epochs: passes over the training split.
       batch_size: examples per step.
       learning_rate: AdamW peak learning rate.
+      learning_rate_schedule: "linear_decay" (the peak for the first epoch, then down to
+        5 % of it by the end, per step; models/learning_rate.py) or "constant".
       weight_decay: AdamW weight decay.
       out_of_scope_false_rejection: the share of in-scope eval turns the calibrated
         out-of-scope threshold may flag (models/out_of_scope_calibration.py).
@@ -39,6 +42,7 @@ class TrainingConfig:
     epochs: int = 3
     batch_size: int = 16
     learning_rate: float = 3e-4
+    learning_rate_schedule: str = "linear_decay"
     weight_decay: float = 1e-4
     out_of_scope_false_rejection: float = 0.05
     out_of_scope_threshold: float = 0.3
@@ -65,6 +69,11 @@ class TrainingConfig:
         if self.distribution not in DISTRIBUTIONS:
             raise ValueError(
                 f"distribution {self.distribution!r} is not one of {list(DISTRIBUTIONS)}"
+            )
+        if self.learning_rate_schedule not in SCHEDULES:
+            raise ValueError(
+                f"learning_rate_schedule {self.learning_rate_schedule!r} is not one of "
+                f"{list(SCHEDULES)}"
             )
 
     def to_custom_config(self) -> dict:

@@ -57,3 +57,18 @@ def test_oos_recall_at_fixed_false_rejection():
     # At 5 % false rejection (interpolated), confidences below ~0.52 count as out of scope.
     assert scores["oos_turns"] == 4
     assert scores["oos_recall_at_5pct_frr"] == pytest.approx(2 / 4)
+
+
+def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_constant_rate():
+    from benchmarks.model_quality import _recipe
+    from models.training_config import TrainingConfig
+
+    def trained(config: dict) -> dict:
+        return {"training": {"trainer": {"config": config}}}
+
+    assert _recipe(trained(TrainingConfig(epochs=6).to_custom_config())) == (
+        "6 epochs, linear_decay learning rate from 0.0003"
+    )
+    old = TrainingConfig().to_custom_config()
+    del old["learning_rate_schedule"]
+    assert _recipe(trained(old)) == "3 epochs, constant learning rate from 0.0003"
