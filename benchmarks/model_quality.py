@@ -257,6 +257,8 @@ def run(args) -> dict:
 
 
 def _write_report(args, train_manifest, test_manifest, rejected, results) -> dict:
+    # Fused first, then the ablations, whichever were re-run (--update).
+    results = {name: results[name] for name in ABLATIONS if name in results}
     fused = results.get("fused", {}).get("by_combination", {})
     text_accuracy = fused.get("text", {}).get("in_scope_accuracy")
     voice_accuracy = fused.get("audio", {}).get("in_scope_accuracy")
