@@ -11,7 +11,9 @@ rendered from test.csv (held-out voices, CLINC150's out-of-scope test queries):
 only a full run (the defaults) is comparable with the published reference points.
 `--update` re-runs only the models named by `--models` and keeps the others of the report
 already in `--out`; the report names each model's training recipe (epochs, learning-rate
-schedule), so models trained with different recipes are never mixed up silently.
+schedule, fine-tuned text-encoder layers, speech decoding), so models trained with
+different recipes are never mixed up silently. Every model starts from the `full`
+profile's training settings (pipeline/config.py); the flags override some of them.
 """
 
 import argparse
@@ -28,8 +30,8 @@ from sklearn.metrics import accuracy_score, f1_score
 import schemas
 from benchmarks.corpora import rendered_corpus
 from benchmarks.plots import grouped_bar_chart
+from components.log_example_gen.beam_ingest import derived_text_versions
 from models import features, signatures
-from models.fusion_model import FusionModelConfig
 from models.learning_rate import SCHEDULES
 from models.trainer import TRAINING_METRICS_FILE
 from models.training_config import TrainingConfig
@@ -67,8 +69,12 @@ def _train(corpus: Path, root: Path, training: TrainingConfig, reuse: bool) -> t
     info_path = root / TRAINING_INFO_FILE
     if reuse and info_path.exists():
         info = json.loads(info_path.read_text())
-        # Only a model trained with exactly these settings is reused.
-        if info["trainer"]["config"] == training.to_custom_config():
+        # Only a model trained with exactly these settings, on transcripts and picture texts
+        # of the installed recognizers, is reused.
+        if (
+            info["trainer"]["config"] == training.to_custom_config()
+            and info.get("derived_text_recognizers") == derived_text_versions()
+        ):
             return paths.serving_model_dir, info
     start = time.perf_counter()
     local_runner.run_local(
@@ -79,7 +85,11 @@ def _train(corpus: Path, root: Path, training: TrainingConfig, reuse: bool) -> t
         paths.metadata_path, config.PIPELINE_NAME, "Trainer"
     )["ModelRun"]
     metrics = json.loads(Path(run_dir, TRAINING_METRICS_FILE).read_text())
-    info = {"pipeline_seconds": wall, "trainer": metrics}
+    info = {
+        "pipeline_seconds": wall,
+        "derived_text_recognizers": derived_text_versions(),
+        "trainer": metrics,
+    }
     info_path.write_text(json.dumps(info, indent=2) + "\n")
     return paths.serving_model_dir, info
 
@@ -198,6 +208,35 @@ def _bare_keras_throughput(root: Path, training: TrainingConfig, reuse: bool) ->
     return info
 
 
+def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
+    """The `full` profile's training settings with the benchmark's overrides."""
+    full = config.PROFILES["full"].training
+    return dataclasses.replace(
+        full,
+        model=dataclasses.replace(
+            full.model,
+            modalities=modalities,
+            trainable_text_layers=_text_layers(args.trainable_text_layers),
+        ),
+        epochs=args.epochs,
+        learning_rate_schedule=args.learning_rate_schedule,
+    )
+
+
+def _text_layers(value: str) -> int | None:
+    """--trainable-text-layers: "all" or a number of top layers."""
+    return None if value == "all" else int(value)
+
+
+def _root_name(name: str, train_size: int | None, training: TrainingConfig) -> str:
+    """The pipeline root of one model: a different recipe never reuses another's runs."""
+    layers = training.model.trainable_text_layers
+    return (
+        f"quality-{name}-{train_size or 'full'}-e{training.epochs}"
+        f"-{training.learning_rate_schedule}-text{'all' if layers is None else layers}"
+    )
+
+
 def _examples_per_second(epochs: list[dict], epoch: int) -> float:
     """Examples per second of one epoch (the first one also decodes and caches the inputs,
     so both sides are compared on the same epoch)."""
@@ -222,15 +261,8 @@ def run(args) -> dict:
         results = {name: result for name, result in kept.items() if name not in args.models}
     for name in args.models:
         modalities = ABLATIONS[name]
-        training = TrainingConfig(
-            model=FusionModelConfig(modalities=modalities),
-            epochs=args.epochs,
-            learning_rate_schedule=args.learning_rate_schedule,
-        )
-        root = args.work / (
-            f"quality-{name}-{args.train_size or 'full'}-e{args.epochs}"
-            f"-{args.learning_rate_schedule}"
-        )
+        training = _training_config(args, modalities)
+        root = args.work / _root_name(name, args.train_size, training)
         serving_dir, training_info = _train(train_corpus, root, training, args.reuse_trained)
         results[name] = {
             "modalities": list(modalities),
@@ -317,11 +349,20 @@ def _pushed_at(version: str | None) -> str:
 
 
 def _recipe(result: dict) -> str:
-    """How a model of the report was trained: epochs and learning-rate schedule (models
-    trained before the schedule setting existed used a constant rate)."""
+    """How a model of the report was trained: epochs, learning-rate schedule, fine-tuned
+    text-encoder layers and speech decoding (models trained before the schedule setting
+    existed used a constant rate; before the decoding was recorded, greedy decoding)."""
     trained = result["training"]["trainer"]["config"]
     schedule = trained.get("learning_rate_schedule", "constant")
-    return f"{trained['epochs']} epochs, {schedule} learning rate from {trained['learning_rate']:g}"
+    layers = trained["model"].get("trainable_text_layers")
+    recognizers = result["training"].get("derived_text_recognizers", "")
+    speech = recognizers.split(";")[0].rsplit("-", 2)
+    decoding = "-".join(speech[1:]) if "beam" in recognizers else "greedy"
+    return (
+        f"{trained['epochs']} epochs, {schedule} learning rate from "
+        f"{trained['learning_rate']:g}, {'all' if layers is None else layers} text-encoder "
+        f"layers fine-tuned, {decoding} speech decoding"
+    )
 
 
 def _pair(scores: dict, pct) -> str:
@@ -411,6 +452,10 @@ def _markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _text_layers_flag(layers: int | None) -> str:
+    return "all" if layers is None else str(layers)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared-data", type=Path, default=Path("../shared/data"))
@@ -430,6 +475,11 @@ def main() -> None:
         "--learning-rate-schedule",
         choices=SCHEDULES,
         default=TrainingConfig().learning_rate_schedule,
+    )
+    parser.add_argument(
+        "--trainable-text-layers",
+        default=_text_layers_flag(config.PROFILES["full"].training.model.trainable_text_layers),
+        help='text-encoder layers fine-tuned, from the top: a number or "all"',
     )
     parser.add_argument(
         "--reuse-trained",

@@ -50,8 +50,13 @@ _LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 _ALPHA_RUN = re.compile(r"[A-Za-z]+")
 
 
-def _engine_version() -> str:
-    return f"rapidocr-{importlib.metadata.version(PACKAGE)}-clean{CLEANING_VERSION}"
+def reader_version() -> str:
+    """The OCR engine and cleaning: what decides every picture's text ("rapidocr-<version>-
+    clean<N>", or "rapidocr-not-installed" on a machine that only compiles pipelines)."""
+    try:
+        return f"rapidocr-{importlib.metadata.version(PACKAGE)}-clean{CLEANING_VERSION}"
+    except importlib.metadata.PackageNotFoundError:
+        return "rapidocr-not-installed"
 
 
 @functools.cache
@@ -130,9 +135,7 @@ class ImageTextReader:
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()
         self._cache = (
-            DerivedTextCache(cache_root() / "image_texts" / _engine_version())
-            if use_cache
-            else None
+            DerivedTextCache(cache_root() / "image_texts" / reader_version()) if use_cache else None
         )
 
     @property

@@ -9,12 +9,17 @@ Ingestion (components/log_example_gen) writes the transcript of every voice atta
 into the `features.TRANSCRIPT_KEY` feature; whatever calls `serving_default` in front of
 the model (`mmcs predict`, the chat service) runs the same `SpeechRecognizer` with the
 same settings on the same 16 kHz WAV bytes and sends the transcript as the `transcript`
-input. Decoding is greedy (beam size 1, temperature 0, no conditioning on earlier text),
-so a clip always gets the same transcript. Recognition cannot run inside the SavedModel:
-TF Serving's stock binary has no Whisper ops (ENVIRONMENT.md).
+input. Decoding is a beam search of 5 at temperature 0 without conditioning on earlier
+text, so a clip always gets the same transcript; English clips (tagged "en", or untagged
+and detected as English) are decoded after a fixed banking-vocabulary prompt
+(`BANKING_PROMPT`), which cuts the word error rate on the corpus's synthetic voices from
+about 29 % to about 20 % (docs/model.md). `recognizer_version()` names the model and these
+settings: it keys the transcript cache and LogExampleGen's cache. Recognition cannot run
+inside the SavedModel: TF Serving's stock binary has no Whisper ops (ENVIRONMENT.md).
 """
 
 import functools
+import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -36,6 +41,16 @@ MODEL_NAME = "whisper-base"
 # The joined model is kept under cache_root() (MMCS_CACHE_DIR overrides ~/.cache/mmcs).
 # Transcripts longer than this are cut (the text encoder reads 40 tokens anyway).
 MAX_TRANSCRIPT_CHARS = 400
+# Decoding settings. Whisper reads the prompt as text said just before the clip, so names
+# of the domain's products and actions become likelier; it is applied to English only.
+BEAM_SIZE = 5
+BANKING_PROMPT = (
+    "Customer voice message to a bank: my card, top-up, transfer, PIN, ATM cash withdrawal, "
+    "exchange rate, refund, direct debit, Apple Pay, Google Pay, virtual card, Visa or "
+    "Mastercard, verify my identity."
+)
+PROMPT_LANGUAGE = "en"
+COMPUTE_TYPE = "int8"
 
 
 def _part_dir(package: str) -> Path:
@@ -55,6 +70,25 @@ def _model_version_name() -> str:
     """ "whisper-base-<part1 version>-<part2 version>": names the joined model and its cache."""
     versions = "-".join(importlib.metadata.version(p.replace("_", "-")) for p in _PARTS)
     return f"{MODEL_NAME}-{versions}"
+
+
+def decoding_name() -> str:
+    """ "beam5-prompt<hash>": the decoding settings, as part of recognizer_version()."""
+    prompt = hashlib.sha256(BANKING_PROMPT.encode()).hexdigest()[:8]
+    return f"beam{BEAM_SIZE}-prompt{prompt}"
+
+
+def recognizer_version(compute_type: str = COMPUTE_TYPE) -> str:
+    """The model, weight type and decoding settings: what decides every transcript.
+
+    "whisper-base-<versions>-int8-beam5-prompt<hash>", or "whisper-base-not-installed"
+    where the model packages are missing (a machine that only compiles pipelines).
+    """
+    try:
+        model = _model_version_name()
+    except importlib.metadata.PackageNotFoundError:
+        return f"{MODEL_NAME}-not-installed"
+    return f"{model}-{compute_type}-{decoding_name()}"
 
 
 def whisper_model_dir() -> str:
@@ -129,16 +163,16 @@ class SpeechRecognizer:
         use_cache: read and write the transcript cache.
     """
 
-    def __init__(self, cpu_threads: int = 2, compute_type: str = "int8", use_cache: bool = True):
+    def __init__(
+        self, cpu_threads: int = 2, compute_type: str = COMPUTE_TYPE, use_cache: bool = True
+    ):
         self._cpu_threads = cpu_threads
         self._compute_type = compute_type
         self._model = None
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()
         self._cache = (
-            DerivedTextCache(
-                cache_root() / "transcripts" / f"{_model_version_name()}-{compute_type}"
-            )
+            DerivedTextCache(cache_root() / "transcripts" / recognizer_version(compute_type))
             if use_cache
             else None
         )
@@ -181,10 +215,14 @@ class SpeechRecognizer:
                 return cached
         samples = wav_samples(wav_bytes)
         with self._lock:
+            if language is None:
+                # Detected once here (the first 30 s, as transcribe would) to decide the prompt.
+                language, _, _ = self.model.detect_language(samples)
             segments, _ = self.model.transcribe(
                 samples,
-                language=language or None,
-                beam_size=1,
+                language=language,
+                initial_prompt=BANKING_PROMPT if language == PROMPT_LANGUAGE else None,
+                beam_size=BEAM_SIZE,
                 temperature=0.0,
                 condition_on_previous_text=False,
                 vad_filter=False,

@@ -34,6 +34,23 @@ def _splits_from(output_config: example_gen_pb2.Output) -> tuple[beam_ingest.Spl
     return tuple(splits)
 
 
+def _check_derived_text_versions(compiled: str | None) -> None:
+    """Refuses to ingest with other recognizers than the pipeline was compiled with.
+
+    The versions are part of the execution properties, hence of TFX's cache key; examples
+    written by different recognizers under the same key would make a cached run and a
+    fresh one disagree, and the serving front ends (which use the installed recognizers)
+    disagree with training.
+    """
+    installed = beam_ingest.derived_text_versions()
+    if compiled and compiled != installed:
+        raise ValueError(
+            f"the pipeline was compiled with the recognizers {compiled!r}, but this worker "
+            f"has {installed!r}: compile the pipeline where the worker's packages "
+            "(requirements.lock) are installed, or install them here"
+        )
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
     """Converts the resolved log files into Examples and a quarantine."""
 
@@ -53,6 +70,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             max_record_bytes=exec_properties[spec.MAX_RECORD_BYTES_KEY],
             max_attachment_bytes=exec_properties[spec.MAX_ATTACHMENT_BYTES_KEY],
         )
+        _check_derived_text_versions(exec_properties.get(spec.DERIVED_TEXT_KEY))
         input_base = exec_properties[spec.INPUT_BASE_KEY]
         # The driver has already replaced {SPAN}/{VERSION} in the patterns.
         patterns = [split.pattern for split in input_config.splits]

@@ -15,6 +15,10 @@ EXAMPLES_KEY = standard_component_specs.EXAMPLES_KEY
 QUARANTINE_KEY = "quarantine"
 MAX_RECORD_BYTES_KEY = "max_record_bytes"
 MAX_ATTACHMENT_BYTES_KEY = "max_attachment_bytes"
+# The speech and text recognizers' versions and settings (derived_text_versions()): a
+# change of either changes the transcripts and picture texts, so it must change the
+# component's execution properties, or TFX's cache would reuse examples of the old ones.
+DERIVED_TEXT_KEY = "derived_text_recognizers"
 
 
 class QuarantinedLogRecords(types.Artifact):
@@ -33,6 +37,7 @@ class LogExampleGenSpec(types.ComponentSpec):
         RANGE_CONFIG_KEY: ExecutionParameter(type=range_config_pb2.RangeConfig, optional=True),
         MAX_RECORD_BYTES_KEY: ExecutionParameter(type=int),
         MAX_ATTACHMENT_BYTES_KEY: ExecutionParameter(type=int),
+        DERIVED_TEXT_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {}
     OUTPUTS = {

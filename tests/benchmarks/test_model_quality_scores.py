@@ -61,14 +61,47 @@ def test_oos_recall_at_fixed_false_rejection():
 
 def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_constant_rate():
     from benchmarks.model_quality import _recipe
+    from components.log_example_gen.beam_ingest import derived_text_versions
     from models.training_config import TrainingConfig
 
-    def trained(config: dict) -> dict:
-        return {"training": {"trainer": {"config": config}}}
+    def trained(config: dict, **info) -> dict:
+        return {"training": {"trainer": {"config": config}, **info}}
 
-    assert _recipe(trained(TrainingConfig(epochs=6).to_custom_config())) == (
-        "6 epochs, linear_decay learning rate from 0.0003"
+    config = TrainingConfig(epochs=6).to_custom_config()
+    config["model"]["trainable_text_layers"] = None
+    recipe = _recipe(trained(config, derived_text_recognizers=derived_text_versions()))
+    assert recipe.startswith(
+        "6 epochs, linear_decay learning rate from 0.0003, all text-encoder layers "
+        "fine-tuned, beam5-prompt"
     )
+    assert recipe.endswith(" speech decoding")
     old = TrainingConfig().to_custom_config()
     del old["learning_rate_schedule"]
-    assert _recipe(trained(old)) == "3 epochs, constant learning rate from 0.0003"
+    assert _recipe(trained(old)) == (
+        "3 epochs, constant learning rate from 0.0003, 2 text-encoder layers fine-tuned, "
+        "greedy speech decoding"
+    )
+
+
+def test_each_recipe_trains_in_its_own_pipeline_root():
+    import argparse
+
+    from benchmarks.model_quality import ABLATIONS, _root_name, _training_config
+    from pipeline import config
+
+    def args(layers: str) -> argparse.Namespace:
+        return argparse.Namespace(
+            trainable_text_layers=layers, epochs=6, learning_rate_schedule="linear_decay"
+        )
+
+    full = config.PROFILES["full"].training
+    all_layers = _training_config(args("all"), ABLATIONS["text_only"])
+    assert all_layers.model.trainable_text_layers is None
+    assert all_layers.model.modalities == ("text",)
+    assert all_layers.batch_size == full.batch_size  # the rest comes from the full profile
+    two = _training_config(args("2"), ABLATIONS["text_only"])
+    assert (
+        _root_name("text_only", None, all_layers)
+        == "quality-text_only-full-e6-linear_decay-textall"
+    )
+    assert _root_name("text_only", 500, two) == "quality-text_only-500-e6-linear_decay-text2"

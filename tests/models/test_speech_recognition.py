@@ -83,6 +83,36 @@ def test_transcripts_are_deterministic_and_cached(recognizer, spoken_wav, monkey
     assert fresh.transcribe(wav, "en") == first
 
 
+def test_english_is_decoded_after_the_banking_prompt(recognizer, spoken_wav, monkeypatch):
+    wav, _ = spoken_wav
+    calls = []
+    transcribe = recognizer.model.transcribe
+
+    def spy(samples, **kwargs):
+        calls.append(kwargs)
+        return transcribe(samples, **kwargs)
+
+    monkeypatch.setattr(recognizer.model, "transcribe", spy)
+    fresh = speech_recognition.SpeechRecognizer(use_cache=False)
+    fresh._model = recognizer.model
+    english = fresh.transcribe(wav, "en")
+    # An untagged clip is detected as English and gets the same prompt and transcript.
+    assert fresh.transcribe(wav, None) == english
+    fresh.transcribe(wav, "de")
+    assert [c["language"] for c in calls] == ["en", "en", "de"]
+    assert [c["initial_prompt"] for c in calls] == [speech_recognition.BANKING_PROMPT] * 2 + [None]
+    assert {c["beam_size"] for c in calls} == {speech_recognition.BEAM_SIZE}
+
+
+def test_the_cache_is_keyed_by_the_decoding_settings(recognizer, spoken_wav, monkeypatch):
+    wav, _ = spoken_wav
+    path = recognizer._cache_path(wav, "en")
+    assert speech_recognition.recognizer_version() in str(path)
+    monkeypatch.setattr(speech_recognition, "BEAM_SIZE", 1)
+    other = speech_recognition.SpeechRecognizer()
+    assert other._cache_path(wav, "en") != path
+
+
 def test_silence_has_an_empty_or_short_transcript(recognizer):
     out = io.BytesIO()
     soundfile.write(out, np.zeros(16_000, "float32"), 16_000, subtype="PCM_16", format="WAV")
