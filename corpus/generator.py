@@ -90,6 +90,30 @@ def _render(job: tuple[session_plan.PlannedTurn, str, bool, str]) -> dict:
     return record
 
 
+def plan_corpus(
+    banking77_csv: str | Path, shared_data: str | Path, config: CorpusConfig
+) -> list[session_plan.PlannedTurn]:
+    """Every turn of the corpus `config` describes, before rendering: what each turn's
+    text, picture and voice are, and what its voice says (`spoken_text`).
+
+    Raises:
+      sources.SourceDataError: a reference corpus is missing or malformed.
+    """
+    if config.split not in sources.SPLITS:
+        raise ValueError(f"split must be one of {sources.SPLITS}, got {config.split!r}")
+    rng = random.Random(f"{config.seed}:{config.split}:contents")
+    contents = session_plan.select_contents(
+        sources.read_banking77(banking77_csv),
+        sources.read_sentiment(shared_data, config.split),
+        sources.read_out_of_scope(shared_data, config.split),
+        config.size,
+        rng,
+    )
+    return session_plan.plan_sessions(
+        contents, config.split, config.seed, len(_speakers(config.split))
+    )
+
+
 def generate_corpus(
     banking77_csv: str | Path, shared_data: str | Path, out: str | Path, config: CorpusConfig
 ) -> dict:
@@ -99,19 +123,8 @@ def generate_corpus(
       sources.SourceDataError: a reference corpus is missing or malformed.
       speech.SpeechToolsMissingError: espeak-ng (or Piper for test) is not installed.
     """
-    if config.split not in sources.SPLITS:
-        raise ValueError(f"split must be one of {sources.SPLITS}, got {config.split!r}")
-    speakers = _speakers(config.split)
-    speech.require_speech_tools(speakers)
-    rng = random.Random(f"{config.seed}:{config.split}:contents")
-    contents = session_plan.select_contents(
-        sources.read_banking77(banking77_csv),
-        sources.read_sentiment(shared_data, config.split),
-        sources.read_out_of_scope(shared_data, config.split),
-        config.size,
-        rng,
-    )
-    turns = session_plan.plan_sessions(contents, config.split, config.seed, len(speakers))
+    turns = plan_corpus(banking77_csv, shared_data, config)
+    speech.require_speech_tools(_speakers(config.split))
 
     out = Path(out)
     if out.exists():

@@ -18,6 +18,7 @@ settings: it keys the transcript cache and LogExampleGen's cache. Recognition ca
 inside the SavedModel: TF Serving's stock binary has no Whisper ops (ENVIRONMENT.md).
 """
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -72,13 +73,27 @@ def _model_version_name() -> str:
     return f"{MODEL_NAME}-{versions}"
 
 
-def decoding_name() -> str:
-    """ "beam5-prompt<hash>": the decoding settings, as part of recognizer_version()."""
-    prompt = hashlib.sha256(BANKING_PROMPT.encode()).hexdigest()[:8]
-    return f"beam{BEAM_SIZE}-prompt{prompt}"
+@dataclasses.dataclass(frozen=True)
+class Decoding:
+    """How Whisper decodes: beam size and the prompt for English clips ("" for none)."""
+
+    beam_size: int
+    prompt: str
+
+    @classmethod
+    def served(cls) -> "Decoding":
+        """The settings ingestion and the serving front ends use (BEAM_SIZE, BANKING_PROMPT)."""
+        return cls(BEAM_SIZE, BANKING_PROMPT)
+
+    @property
+    def name(self) -> str:
+        """ "beam5-prompt<hash>" or "beam1": part of recognizer_version()."""
+        if not self.prompt:
+            return f"beam{self.beam_size}"
+        return f"beam{self.beam_size}-prompt{hashlib.sha256(self.prompt.encode()).hexdigest()[:8]}"
 
 
-def recognizer_version(compute_type: str = COMPUTE_TYPE) -> str:
+def recognizer_version(compute_type: str = COMPUTE_TYPE, decoding: Decoding | None = None) -> str:
     """The model, weight type and decoding settings: what decides every transcript.
 
     "whisper-base-<versions>-int8-beam5-prompt<hash>", or "whisper-base-not-installed"
@@ -88,7 +103,7 @@ def recognizer_version(compute_type: str = COMPUTE_TYPE) -> str:
         model = _model_version_name()
     except importlib.metadata.PackageNotFoundError:
         return f"{MODEL_NAME}-not-installed"
-    return f"{model}-{compute_type}-{decoding_name()}"
+    return f"{model}-{compute_type}-{(decoding or Decoding.served()).name}"
 
 
 def whisper_model_dir() -> str:
@@ -161,18 +176,27 @@ class SpeechRecognizer:
         cpu_threads: threads of one transcription (CTranslate2 intra-op threads).
         compute_type: CTranslate2 weight type; int8 is 2-3x faster than float32 on CPU.
         use_cache: read and write the transcript cache.
+        decoding: beam size and prompt; the served settings by default (other settings
+            are for measuring them, benchmarks/speech_wer.py).
     """
 
     def __init__(
-        self, cpu_threads: int = 2, compute_type: str = COMPUTE_TYPE, use_cache: bool = True
+        self,
+        cpu_threads: int = 2,
+        compute_type: str = COMPUTE_TYPE,
+        use_cache: bool = True,
+        decoding: Decoding | None = None,
     ):
         self._cpu_threads = cpu_threads
         self._compute_type = compute_type
+        self._decoding = decoding or Decoding.served()
         self._model = None
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()
         self._cache = (
-            DerivedTextCache(cache_root() / "transcripts" / recognizer_version(compute_type))
+            DerivedTextCache(
+                cache_root() / "transcripts" / recognizer_version(compute_type, self._decoding)
+            )
             if use_cache
             else None
         )
@@ -221,8 +245,10 @@ class SpeechRecognizer:
             segments, _ = self.model.transcribe(
                 samples,
                 language=language,
-                initial_prompt=BANKING_PROMPT if language == PROMPT_LANGUAGE else None,
-                beam_size=BEAM_SIZE,
+                initial_prompt=(
+                    self._decoding.prompt or None if language == PROMPT_LANGUAGE else None
+                ),
+                beam_size=self._decoding.beam_size,
                 temperature=0.0,
                 condition_on_previous_text=False,
                 vad_filter=False,
