@@ -30,8 +30,7 @@ from sklearn.metrics import accuracy_score, f1_score
 import schemas
 from benchmarks.corpora import rendered_corpus
 from benchmarks.plots import grouped_bar_chart
-from components.log_example_gen.beam_ingest import derived_text_versions
-from models import features, signatures
+from models import derived_text_versions, features, signatures
 from models.learning_rate import SCHEDULES
 from models.trainer import TRAINING_METRICS_FILE
 from models.training_config import TrainingConfig
@@ -73,7 +72,7 @@ def _train(corpus: Path, root: Path, training: TrainingConfig, reuse: bool) -> t
         # of the installed recognizers, is reused.
         if (
             info["trainer"]["config"] == training.to_custom_config()
-            and info.get("derived_text_recognizers") == derived_text_versions()
+            and info.get("derived_text_recognizers") == derived_text_versions.installed()
         ):
             return paths.serving_model_dir, info
     start = time.perf_counter()
@@ -87,7 +86,7 @@ def _train(corpus: Path, root: Path, training: TrainingConfig, reuse: bool) -> t
     metrics = json.loads(Path(run_dir, TRAINING_METRICS_FILE).read_text())
     info = {
         "pipeline_seconds": wall,
-        "derived_text_recognizers": derived_text_versions(),
+        "derived_text_recognizers": derived_text_versions.installed(),
         "trainer": metrics,
     }
     info_path.write_text(json.dumps(info, indent=2) + "\n")
@@ -150,6 +149,7 @@ def _scores(turns, predictions) -> dict:
 
 def _evaluate(serving_dir: str, turns: list, vague_texts: set[str]) -> dict:
     predictor = batch_predict.Predictor(serving_dir)
+    derived_text_versions.check_model(predictor.version_dir)
     start = time.perf_counter()
     predictions = predictor.predict(turns)
     seconds = time.perf_counter() - start

@@ -16,7 +16,15 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 
 import schemas
-from models import features, learning_rate, losses, out_of_scope_calibration, signatures, warmup
+from models import (
+    derived_text_versions,
+    features,
+    learning_rate,
+    losses,
+    out_of_scope_calibration,
+    signatures,
+    warmup,
+)
 from models.distribution import distribution_strategy
 from models.fusion_model import build_fusion_model
 from models.training_config import TrainingConfig
@@ -220,7 +228,22 @@ def export_serving_model(
     warmup.write_warmup_requests(
         fn_args.serving_model_dir, fn_args.eval_files, config.warmup_requests
     )
+    _record_derived_text_versions(fn_args)
     logging.info("exported the serving model to %s", fn_args.serving_model_dir)
+
+
+def _record_derived_text_versions(fn_args: tfx.components.FnArgs) -> None:
+    """Copies which recognizers wrote the training examples' transcripts and picture texts
+    (LogExampleGen writes them beside the splits) into the SavedModel's assets.extra, so
+    the serving front ends can check they run the same (models/derived_text_versions.py)."""
+    # train_files are "<examples>/Split-train/*": the examples artifact is two levels up.
+    examples = os.path.dirname(os.path.dirname(fn_args.train_files[0]))
+    versions = derived_text_versions.read(examples)
+    if versions is None:
+        logging.warning("%s records no recognizer versions; the model will not", examples)
+        return
+    assets = os.path.join(fn_args.serving_model_dir, derived_text_versions.SAVED_MODEL_ASSETS)
+    derived_text_versions.write(assets, versions)
 
 
 def _record_calibration(

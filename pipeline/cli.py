@@ -148,7 +148,7 @@ def _cmd_predict(args) -> int:
 
     try:
         counts = batch_predict.predict_folder(args.model, args.logs, args.out)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"mmcs predict: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(f"wrote {counts['predicted']} predictions to {args.out}")

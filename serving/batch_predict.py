@@ -17,7 +17,7 @@ import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedMode
 
 from components.log_example_gen import beam_ingest, quarantine
 from components.log_example_gen.record_conversion import IngestLimits, convert_record
-from models import features, signatures
+from models import derived_text_versions, features, signatures
 
 BATCH_SIZE = 16
 _REQUEST_KEYS = features.SERVING_INPUT_KEYS
@@ -148,9 +148,16 @@ def _json_value(value):
 
 
 def predict_folder(model_dir: str, log_dir: str, out_file: str) -> dict:
-    """Writes one JSON line per convertible turn; returns counts."""
+    """Writes one JSON line per convertible turn; returns counts.
+
+    Raises:
+      ValueError: the model was trained on transcripts or picture texts of other
+        recognizers than this machine's (models/derived_text_versions.py).
+    """
+    predictor = Predictor(model_dir)
+    derived_text_versions.check_model(predictor.version_dir)
     turns, rejected = turn_inputs(log_dir)
-    predictions = Predictor(model_dir).predict(turns)
+    predictions = predictor.predict(turns)
     Path(out_file).parent.mkdir(parents=True, exist_ok=True)
     with open(out_file, "w", encoding="utf-8") as out:
         for prediction in predictions:

@@ -390,21 +390,6 @@ def check_ingestable(summary: dict, input_description: str) -> None:
         )
 
 
-def derived_text_versions() -> str:
-    """The speech recognizer's and the OCR reader's versions and settings, as one string.
-
-    LogExampleGen carries it as an execution property, so that TFX re-runs ingestion (and
-    everything after it) when either changes, instead of reusing cached examples whose
-    transcripts or picture texts the serving front ends would no longer reproduce.
-    """
-    from models import image_text_recognition, speech_recognition
-
-    return (
-        f"speech={speech_recognition.recognizer_version()};"
-        f"image_text={image_text_recognition.reader_version()}"
-    )
-
-
 def ingest_folder(
     log_dir: str,
     out_dir: str,

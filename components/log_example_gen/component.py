@@ -6,9 +6,9 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_artifacts
 
-from components.log_example_gen import beam_ingest, executor, spec
+from components.log_example_gen import executor, spec
 from components.log_example_gen.record_conversion import IngestLimits
-from models import features
+from models import derived_text_versions, features
 
 DEFAULT_INPUT_PATTERN = "*.jsonl"
 
@@ -72,7 +72,7 @@ class LogExampleGen(base_beam_component.BaseBeamComponent):
                 range_config=range_config,
                 max_record_bytes=limits.max_record_bytes,
                 max_attachment_bytes=limits.max_attachment_bytes,
-                derived_text_recognizers=beam_ingest.derived_text_versions(),
+                derived_text_recognizers=derived_text_versions.installed(),
                 examples=types.Channel(type=standard_artifacts.Examples),
                 quarantine=types.Channel(type=spec.QuarantinedLogRecords),
             )

@@ -14,7 +14,7 @@ from tfx.utils import proto_utils
 
 from components.log_example_gen import beam_ingest, spec
 from components.log_example_gen.record_conversion import IngestLimits
-from models import features
+from models import derived_text_versions, features
 
 
 def _splits_from(output_config: example_gen_pb2.Output) -> tuple[beam_ingest.SplitSpec, ...]:
@@ -42,7 +42,7 @@ def _check_derived_text_versions(compiled: str | None) -> None:
     fresh one disagree, and the serving front ends (which use the installed recognizers)
     disagree with training.
     """
-    installed = beam_ingest.derived_text_versions()
+    installed = derived_text_versions.installed()
     if compiled and compiled != installed:
         raise ValueError(
             f"the pipeline was compiled with the recognizers {compiled!r}, but this worker "
@@ -70,7 +70,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             max_record_bytes=exec_properties[spec.MAX_RECORD_BYTES_KEY],
             max_attachment_bytes=exec_properties[spec.MAX_ATTACHMENT_BYTES_KEY],
         )
-        _check_derived_text_versions(exec_properties.get(spec.DERIVED_TEXT_KEY))
+        recognizers = exec_properties.get(spec.DERIVED_TEXT_KEY)
+        _check_derived_text_versions(recognizers)
         input_base = exec_properties[spec.INPUT_BASE_KEY]
         # The driver has already replaced {SPAN}/{VERSION} in the patterns.
         patterns = [split.pattern for split in input_config.splits]
@@ -86,6 +87,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 files, examples.uri, quarantine.uri, splits, limits
             )
 
+        # Beside the splits, for the Trainer to put into the SavedModel.
+        derived_text_versions.write(examples.uri, recognizers or derived_text_versions.installed())
         summary = beam_ingest.read_summary(quarantine.uri)
         beam_ingest.check_ingestable(summary, input_base)
         examples.split_names = artifact_utils.encode_split_names([s.name for s in splits])

@@ -15,7 +15,7 @@ EXAMPLES_KEY = standard_component_specs.EXAMPLES_KEY
 QUARANTINE_KEY = "quarantine"
 MAX_RECORD_BYTES_KEY = "max_record_bytes"
 MAX_ATTACHMENT_BYTES_KEY = "max_attachment_bytes"
-# The speech and text recognizers' versions and settings (derived_text_versions()): a
+# The speech and text recognizers' versions and settings (models/derived_text_versions.py): a
 # change of either changes the transcripts and picture texts, so it must change the
 # component's execution properties, or TFX's cache would reuse examples of the old ones.
 DERIVED_TEXT_KEY = "derived_text_recognizers"

@@ -61,7 +61,7 @@ def test_oos_recall_at_fixed_false_rejection():
 
 def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_constant_rate():
     from benchmarks.model_quality import _recipe
-    from components.log_example_gen.beam_ingest import derived_text_versions
+    from models import derived_text_versions
     from models.training_config import TrainingConfig
 
     def trained(config: dict, **info) -> dict:
@@ -69,7 +69,7 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
 
     config = TrainingConfig(epochs=6).to_custom_config()
     config["model"]["trainable_text_layers"] = None
-    recipe = _recipe(trained(config, derived_text_recognizers=derived_text_versions()))
+    recipe = _recipe(trained(config, derived_text_recognizers=derived_text_versions.installed()))
     assert recipe.startswith(
         "6 epochs, linear_decay learning rate from 0.0003, all text-encoder layers "
         "fine-tuned, beam5-prompt"

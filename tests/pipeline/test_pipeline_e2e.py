@@ -15,7 +15,7 @@ import pytest
 from components.log_example_gen import beam_ingest
 from components.validation_gate import spec as gate_spec
 from components.validation_gate.executor import DataAnomaliesError
-from models import features, signatures
+from models import derived_text_versions, features, signatures
 from pipeline import config, local_runner, run_outputs, run_report
 from serving import batch_predict
 from tests.sample_run import SAMPLE
@@ -66,6 +66,9 @@ def test_sample_model_is_blessed_pushed_and_answers_every_modality(trained, tmp_
     assert len(_versions(trained)) == 1
     version_dir = os.path.join(trained.serving_model_dir, _versions(trained)[0])
     assert os.path.exists(os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests"))
+    # Which recognizers wrote the transcripts and picture texts it learned: this machine's.
+    assets = os.path.join(version_dir, derived_text_versions.SAVED_MODEL_ASSETS)
+    assert derived_text_versions.read(assets) == derived_text_versions.installed()
     run_dir = _latest(trained, "Trainer")["ModelRun"]
     assert any("tfevents" in name for _, _, files in os.walk(run_dir) for name in files)
 
@@ -86,6 +89,19 @@ def test_sample_model_is_blessed_pushed_and_answers_every_modality(trained, tmp_
     # It learned something: far above chance (1/78) on the turns it trained on.
     correct = sum(p[signatures.INTENT_OUTPUT] == t[features.INTENT_KEY] for p, t in labelled)
     assert correct / len(labelled) > 0.2
+
+
+def test_predict_refuses_a_model_trained_on_other_recognizers_texts(trained, tmp_path):
+    version = _versions(trained)[0]
+    model = tmp_path / "model"
+    shutil.copytree(os.path.join(trained.serving_model_dir, version), model / version)
+    derived_text_versions.write(
+        str(model / version / derived_text_versions.SAVED_MODEL_ASSETS),
+        "speech=whisper-base-1.0.0-1.0.0-int8-beam1;image_text=rapidocr-1.4.4-clean1",
+    )
+    with pytest.raises(ValueError, match="trained on transcripts and picture texts of"):
+        batch_predict.predict_folder(str(model), str(SAMPLE), str(tmp_path / "out.jsonl"))
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_worse_model_is_not_blessed_and_nothing_is_pushed(trained):
