@@ -105,3 +105,11 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
         == "quality-text_only-full-e6-linear_decay-textall"
     )
     assert _root_name("text_only", 500, two) == "quality-text_only-500-e6-linear_decay-text2"
+
+
+def test_the_voice_ratio_is_never_rounded_up_to_the_target():
+    from benchmarks.model_quality import _ratio_against_target
+
+    assert _ratio_against_target(0.8472) == "0.847 (target >= 0.85: missed)"
+    assert _ratio_against_target(0.85) == "0.850 (target >= 0.85: met)"
+    assert _ratio_against_target(None) == "-"
