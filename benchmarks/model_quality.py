@@ -21,6 +21,7 @@ import dataclasses
 import datetime
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -228,12 +229,17 @@ def _text_layers(value: str) -> int | None:
     return None if value == "all" else int(value)
 
 
+def _text_layers_flag(layers: int | None) -> str:
+    """The --trainable-text-layers spelling of a setting: "all" for None."""
+    return "all" if layers is None else str(layers)
+
+
 def _root_name(name: str, train_size: int | None, training: TrainingConfig) -> str:
     """The pipeline root of one model: a different recipe never reuses another's runs."""
-    layers = training.model.trainable_text_layers
+    layers = _text_layers_flag(training.model.trainable_text_layers)
     return (
         f"quality-{name}-{train_size or 'full'}-e{training.epochs}"
-        f"-{training.learning_rate_schedule}-text{'all' if layers is None else layers}"
+        f"-{training.learning_rate_schedule}-text{layers}"
     )
 
 
@@ -358,20 +364,22 @@ def _pushed_at(version: str | None) -> str:
     return f" (version {version}, pushed {when:%Y-%m-%d %H:%M})"
 
 
+_DECODING_NAME = re.compile(r"beam\d+(-prompt[0-9a-f]+)?")
+
+
 def _recipe(result: dict) -> str:
     """How a model of the report was trained: epochs, learning-rate schedule, fine-tuned
     text-encoder layers and speech decoding (models trained before the schedule setting
     existed used a constant rate; before the decoding was recorded, greedy decoding)."""
     trained = result["training"]["trainer"]["config"]
     schedule = trained.get("learning_rate_schedule", "constant")
-    layers = trained["model"].get("trainable_text_layers")
-    recognizers = result["training"].get("derived_text_recognizers", "")
-    speech = recognizers.split(";")[0].rsplit("-", 2)
-    decoding = "-".join(speech[1:]) if "beam" in recognizers else "greedy"
+    layers = _text_layers_flag(trained["model"].get("trainable_text_layers"))
+    # speech_recognition.Decoding.name, inside the recorded recognizer versions.
+    decoding = _DECODING_NAME.search(result["training"].get("derived_text_recognizers", ""))
     return (
         f"{trained['epochs']} epochs, {schedule} learning rate from "
-        f"{trained['learning_rate']:g}, {'all' if layers is None else layers} text-encoder "
-        f"layers fine-tuned, {decoding} speech decoding"
+        f"{trained['learning_rate']:g}, {layers} text-encoder layers fine-tuned, "
+        f"{decoding.group(0) if decoding else 'greedy'} speech decoding"
     )
 
 
@@ -478,10 +486,6 @@ def _markdown(report: dict) -> str:
             )
         )
     return "\n".join(lines) + "\n"
-
-
-def _text_layers_flag(layers: int | None) -> str:
-    return "all" if layers is None else str(layers)
 
 
 def main() -> None:

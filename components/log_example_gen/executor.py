@@ -34,8 +34,9 @@ def _splits_from(output_config: example_gen_pb2.Output) -> tuple[beam_ingest.Spl
     return tuple(splits)
 
 
-def _check_derived_text_versions(compiled: str | None) -> None:
-    """Refuses to ingest with other recognizers than the pipeline was compiled with.
+def _check_derived_text_versions(compiled: str | None) -> str:
+    """Refuses to ingest with other recognizers than the pipeline was compiled with;
+    returns the installed recognizers' versions.
 
     The versions are part of the execution properties, hence of TFX's cache key; examples
     written by different recognizers under the same key would make a cached run and a
@@ -49,6 +50,7 @@ def _check_derived_text_versions(compiled: str | None) -> None:
             f"has {installed!r}: compile the pipeline where the worker's packages "
             "(requirements.lock) are installed, or install them here"
         )
+    return installed
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -70,8 +72,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             max_record_bytes=exec_properties[spec.MAX_RECORD_BYTES_KEY],
             max_attachment_bytes=exec_properties[spec.MAX_ATTACHMENT_BYTES_KEY],
         )
-        recognizers = exec_properties.get(spec.DERIVED_TEXT_KEY)
-        _check_derived_text_versions(recognizers)
+        recognizers = _check_derived_text_versions(exec_properties.get(spec.DERIVED_TEXT_KEY))
         input_base = exec_properties[spec.INPUT_BASE_KEY]
         # The driver has already replaced {SPAN}/{VERSION} in the patterns.
         patterns = [split.pattern for split in input_config.splits]
@@ -88,7 +89,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             )
 
         # Beside the splits, for the Trainer to put into the SavedModel.
-        derived_text_versions.write(examples.uri, recognizers or derived_text_versions.installed())
+        derived_text_versions.write(examples.uri, recognizers)
         summary = beam_ingest.read_summary(quarantine.uri)
         beam_ingest.check_ingestable(summary, input_base)
         examples.split_names = artifact_utils.encode_split_names([s.name for s in splits])
