@@ -221,6 +221,8 @@ def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
         ),
         epochs=args.epochs,
         learning_rate_schedule=args.learning_rate_schedule,
+        text_learning_rate_scale=args.text_learning_rate_scale,
+        text_layer_rate_decay=args.text_layer_rate_decay,
     )
 
 
@@ -239,8 +241,14 @@ def _root_name(name: str, train_size: int | None, training: TrainingConfig) -> s
     layers = _text_layers_flag(training.model.trainable_text_layers)
     return (
         f"quality-{name}-{train_size or 'full'}-e{training.epochs}"
-        f"-{training.learning_rate_schedule}-text{layers}"
+        f"-{training.learning_rate_schedule}-text{layers}{_text_rates_suffix(training)}"
     )
+
+
+def _text_rates_suffix(training: TrainingConfig) -> str:
+    """ "-rate0.3x0.9" for a text backbone trained at other rates than the rest, else ""."""
+    scale, decay = training.text_learning_rate_scale, training.text_layer_rate_decay
+    return "" if scale == decay == 1.0 else f"-rate{scale:g}x{decay:g}"
 
 
 def _examples_per_second(epochs: list[dict], epoch: int) -> float:
@@ -376,9 +384,16 @@ def _recipe(result: dict) -> str:
     layers = _text_layers_flag(trained["model"].get("trainable_text_layers"))
     # speech_recognition.Decoding.name, inside the recorded recognizer versions.
     decoding = _DECODING_NAME.search(result["training"].get("derived_text_recognizers", ""))
+    scale = trained.get("text_learning_rate_scale", 1.0)
+    decay = trained.get("text_layer_rate_decay", 1.0)
+    text_rates = (
+        ""
+        if scale == decay == 1.0
+        else f" at {scale:g} of the rate (top layer), x{decay:g} per lower layer"
+    )
     return (
         f"{trained['epochs']} epochs, {schedule} learning rate from "
-        f"{trained['learning_rate']:g}, {layers} text-encoder layers fine-tuned, "
+        f"{trained['learning_rate']:g}, {layers} text-encoder layers fine-tuned{text_rates}, "
         f"{decoding.group(0) if decoding else 'greedy'} speech decoding"
     )
 
@@ -512,6 +527,18 @@ def main() -> None:
         "--trainable-text-layers",
         default=_text_layers_flag(config.PROFILES["full"].training.model.trainable_text_layers),
         help='text-encoder layers fine-tuned, from the top: a number or "all"',
+    )
+    parser.add_argument(
+        "--text-learning-rate-scale",
+        type=float,
+        default=TrainingConfig().text_learning_rate_scale,
+        help="the text backbone's top-layer rate as a share of the learning rate",
+    )
+    parser.add_argument(
+        "--text-layer-rate-decay",
+        type=float,
+        default=TrainingConfig().text_layer_rate_decay,
+        help="each lower text-backbone layer's rate as a share of the one above",
     )
     parser.add_argument(
         "--reuse-trained",

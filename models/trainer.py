@@ -19,6 +19,7 @@ import schemas
 from models import (
     derived_text_versions,
     features,
+    layerwise_rates,
     learning_rate,
     losses,
     out_of_scope_calibration,
@@ -136,8 +137,12 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
     with strategy.scope():
         model = build_fusion_model(config.model)
         model.compile(
-            optimizer=keras.optimizers.AdamW(
-                learning_rate=config.learning_rate, weight_decay=config.weight_decay
+            optimizer=layerwise_rates.optimizer(
+                model,
+                learning_rate=config.learning_rate,
+                weight_decay=config.weight_decay,
+                text_rate_scale=config.text_learning_rate_scale,
+                text_layer_decay=config.text_layer_rate_decay,
             ),
             loss=losses.losses_by_output(),
             metrics=losses.metrics_by_output(),

@@ -21,6 +21,11 @@ class TrainingConfig:
       learning_rate_schedule: "linear_decay" (the peak for the first epoch, then down to
         5 % of it by the end, per step; models/learning_rate.py) or "constant".
       weight_decay: AdamW weight decay.
+      text_learning_rate_scale: the text backbone's rate as a share of the learning rate
+        (its top transformer layer's; 1.0: the same rate as every other layer).
+      text_layer_rate_decay: each lower transformer layer of the text backbone trains at
+        this share of the rate of the layer above it (layer-wise decay; 1.0: none). See
+        models/layerwise_rates.py.
       out_of_scope_false_rejection: the share of in-scope eval turns the calibrated
         out-of-scope threshold may flag (models/out_of_scope_calibration.py).
       out_of_scope_threshold: the threshold used when the eval split has too few labelled
@@ -44,6 +49,8 @@ class TrainingConfig:
     learning_rate: float = 3e-4
     learning_rate_schedule: str = "linear_decay"
     weight_decay: float = 1e-4
+    text_learning_rate_scale: float = 1.0
+    text_layer_rate_decay: float = 1.0
     out_of_scope_false_rejection: float = 0.05
     out_of_scope_threshold: float = 0.3
     out_of_scope_fixed_threshold: bool = False
@@ -74,6 +81,15 @@ class TrainingConfig:
             raise ValueError(
                 f"learning_rate_schedule {self.learning_rate_schedule!r} is not one of "
                 f"{list(SCHEDULES)}"
+            )
+
+        if self.text_learning_rate_scale <= 0:
+            raise ValueError(
+                f"text_learning_rate_scale must be > 0, got {self.text_learning_rate_scale}"
+            )
+        if not 0 < self.text_layer_rate_decay <= 1:
+            raise ValueError(
+                f"text_layer_rate_decay must be in (0, 1], got {self.text_layer_rate_decay}"
             )
 
     def to_custom_config(self) -> dict:

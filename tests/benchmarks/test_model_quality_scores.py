@@ -77,6 +77,10 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
     assert recipe.endswith(" speech decoding")
     old = TrainingConfig().to_custom_config()
     del old["learning_rate_schedule"]
+    config.update(text_learning_rate_scale=0.3, text_layer_rate_decay=0.9)
+    assert "all text-encoder layers fine-tuned at 0.3 of the rate (top layer), x0.9 per " in (
+        _recipe(trained(config))
+    )
     assert _recipe(trained(old)) == (
         "3 epochs, constant learning rate from 0.0003, 2 text-encoder layers fine-tuned, "
         "greedy speech decoding"
@@ -89,9 +93,13 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
     from benchmarks.model_quality import ABLATIONS, _root_name, _training_config
     from pipeline import config
 
-    def args(layers: str) -> argparse.Namespace:
+    def args(layers: str, scale: float = 1.0, decay: float = 1.0) -> argparse.Namespace:
         return argparse.Namespace(
-            trainable_text_layers=layers, epochs=6, learning_rate_schedule="linear_decay"
+            trainable_text_layers=layers,
+            epochs=6,
+            learning_rate_schedule="linear_decay",
+            text_learning_rate_scale=scale,
+            text_layer_rate_decay=decay,
         )
 
     full = config.PROFILES["full"].training
@@ -105,6 +113,12 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
         == "quality-text_only-full-e6-linear_decay-textall"
     )
     assert _root_name("text_only", 500, two) == "quality-text_only-500-e6-linear_decay-text2"
+    layerwise = _training_config(args("all", 0.3, 0.9), ABLATIONS["fused"])
+    assert (layerwise.text_learning_rate_scale, layerwise.text_layer_rate_decay) == (0.3, 0.9)
+    assert (
+        _root_name("fused", None, layerwise)
+        == "quality-fused-full-e6-linear_decay-textall-rate0.3x0.9"
+    )
 
 
 def test_the_voice_ratio_is_never_rounded_up_to_the_target():
