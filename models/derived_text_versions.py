@@ -8,7 +8,8 @@ was trained on. So the versions travel with the data:
 - LogExampleGen carries them as an execution property (TFX's cache key) and writes them
   next to the examples (`VERSIONS_FILE`);
 - the Trainer copies that file into the SavedModel's `assets.extra/`;
-- `mmcs predict` refuses a model whose versions differ from the installed recognizers.
+- `mmcs predict`, and `mmcs chat-server --model-base`, refuse a model whose versions
+  differ from the installed recognizers.
 """
 
 import os

@@ -25,6 +25,13 @@ def add_parser(commands) -> None:
     )
     chat.add_argument("--model-name", default=model_client.DEFAULT_MODEL_NAME)
     chat.add_argument(
+        "--model-base",
+        default=None,
+        help="the served model's base directory (<base>/<version>/), where this host can "
+        "read it: the service refuses to start when the newest version was trained on "
+        "transcripts and picture texts of other recognizers than this host runs",
+    )
+    chat.add_argument(
         "--model-timeout",
         type=float,
         default=model_client.DEFAULT_TIMEOUT_SECONDS,
@@ -87,11 +94,33 @@ def build_server(args: argparse.Namespace):
     )
 
 
+def _recognizer_mismatch(model_base: str) -> str | None:
+    """Why the newest model version under `model_base` must not be served with this host's
+    speech and text recognizers (models/derived_text_versions.py), or None."""
+    import tensorflow as tf
+
+    from models import derived_text_versions
+    from serving.batch_predict import latest_version_dir
+
+    if not tf.io.gfile.isdir(model_base):
+        return f"--model-base {model_base} is not a directory"
+    try:
+        derived_text_versions.check_model(latest_version_dir(model_base))
+    except (FileNotFoundError, ValueError) as error:
+        return str(error)
+    return None
+
+
 def run_chat_server(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not 0.0 <= args.confidence_threshold <= 1.0:
         print("mmcs chat-server: --confidence-threshold must be within 0-1", file=sys.stderr)
         return EXIT_USAGE
+    if args.model_base:
+        problem = _recognizer_mismatch(args.model_base)
+        if problem:
+            print(f"mmcs chat-server: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         server = build_server(args)
         server.start()

@@ -24,9 +24,17 @@ def _args(tmp_path, *extra) -> list[str]:
 
 
 def test_the_command_serves_until_sigterm(tmp_path):
+    from models import derived_text_versions
+
+    # The served model's newest version learned this host's recognizers' texts; an older
+    # one did not, and is not checked.
+    base = tmp_path / "serving" / "mmcs"
+    assets = derived_text_versions.SAVED_MODEL_ASSETS
+    derived_text_versions.write(str(base / "1" / assets), "speech=whisper-tiny")
+    derived_text_versions.write(str(base / "2" / assets), derived_text_versions.installed())
     with FakeModelServer() as fake:
         process = subprocess.Popen(
-            _args(tmp_path, "--model-url", fake.url, "--speak"),
+            _args(tmp_path, "--model-url", fake.url, "--speak", "--model-base", str(base)),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -67,3 +75,31 @@ def test_the_command_refuses_to_start_with_a_bad_knowledge_base(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "mmcs chat-server: bad knowledge base" in result.stderr
     assert "pin_blocked" in result.stderr
+
+
+def test_the_command_refuses_a_model_trained_on_other_recognizers(tmp_path):
+    from models import derived_text_versions
+
+    base = tmp_path / "serving" / "mmcs"
+    derived_text_versions.write(
+        str(base / "3" / derived_text_versions.SAVED_MODEL_ASSETS),
+        "speech=whisper-tiny-0.9-int8-beam1;image_text=rapidocr-0.1-clean0",
+    )
+    derived_text_versions.write(
+        str(base / "12" / derived_text_versions.SAVED_MODEL_ASSETS), "speech=whisper-tiny"
+    )
+    result = _run(tmp_path, "--model-base", str(base))
+    assert result.returncode == 2, result.stderr
+    assert "mmcs chat-server: " in result.stderr
+    assert "12 was trained on transcripts and picture texts of 'speech=whisper-tiny'" in (
+        result.stderr
+    )
+    result = _run(tmp_path, "--model-base", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "is not a directory" in result.stderr
+
+
+def _run(tmp_path, *extra) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        _args(tmp_path, *extra), capture_output=True, text=True, timeout=120, check=False
+    )
