@@ -14,6 +14,10 @@ from pathlib import Path
 
 # MMCS_CACHE_DIR overrides ~/.cache/mmcs (models joined from packages, derived texts).
 CACHE_ENV = "MMCS_CACHE_DIR"
+# The folders of cache_root() holding derived texts (the rest holds joined models).
+TRANSCRIPTS_FOLDER = "transcripts"
+IMAGE_TEXTS_FOLDER = "image_texts"
+DERIVED_TEXT_FOLDERS = (TRANSCRIPTS_FOLDER, IMAGE_TEXTS_FOLDER)
 
 
 def cache_root() -> Path:

@@ -25,7 +25,7 @@ import importlib.metadata
 import re
 import threading
 
-from models.derived_text_cache import DerivedTextCache, cache_root
+from models.derived_text_cache import IMAGE_TEXTS_FOLDER, DerivedTextCache, cache_root
 
 PACKAGE = "rapidocr-onnxruntime"
 # Texts longer than this are cut (the text encoder reads TEXT_SEQUENCE_LENGTH tokens).
@@ -135,7 +135,9 @@ class ImageTextReader:
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()
         self._cache = (
-            DerivedTextCache(cache_root() / "image_texts" / reader_version()) if use_cache else None
+            DerivedTextCache(cache_root() / IMAGE_TEXTS_FOLDER / reader_version())
+            if use_cache
+            else None
         )
 
     @property

