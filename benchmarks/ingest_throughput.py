@@ -198,9 +198,9 @@ def run(
         # Texts each cold run recognized (cache entries it wrote): proof that it was cold.
         result["derived_texts_recognized"] = recognized
         result["cold_vs_warm_seconds_best"] = {
-            label: min(seconds[label]) / min(seconds[label.removesuffix("-cold")])
+            label: best[label] / best[label.removesuffix("-cold")]
             for label in recognized
-            if label.removesuffix("-cold") in seconds
+            if label.removesuffix("-cold") in best
         }
     if {"direct-1", "direct-2"} <= set(best):
         result["speedup_2_vs_1_workers_best"] = best["direct-1"] / best["direct-2"]
@@ -226,15 +226,11 @@ def _report(result: dict) -> str:
         f"Corpus: {result['corpus']['turns']} turns ({result['corpus']['bytes'] / 1e6:.0f} MB), "
         f"{result['corpus_path']}.",
         "",
-        "| runner | workers | runs (s) | best turns/s |",
-        "|---|---|---|---|",
     ]
     cold_runs = "derived_texts_recognized" in result
-    if cold_runs:
-        lines[-2:] = [
-            "| runner | workers | derived-text cache | runs (s) | best turns/s |",
-            "|---|---|---|---|---|",
-        ]
+    cache_column = ["derived-text cache"] if cold_runs else []
+    columns = ["runner", "workers", *cache_column, "runs (s)", "best turns/s"]
+    lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for label, runs in result["seconds"].items():
         runner, workers, *cold = label.split("-")
         runner = {"direct": "DirectRunner", "dask": "DaskRunner (LocalCluster)"}[runner]
