@@ -68,6 +68,28 @@ def _percentiles(latencies: list[float]) -> dict:
     return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99))}
 
 
+class ModelInputsError(ValueError):
+    """The served model cannot take the benchmark's request."""
+
+
+def check_request_inputs(version_dir: str, accepted: set[str], request: dict) -> None:
+    """Refuses a model whose serving_default lacks inputs the benchmark's request sends.
+
+    A model pushed before an input existed (the transcript, the image text) would fail
+    every request with the same error; the benchmark stops before timing anything.
+
+    Raises:
+      ModelInputsError: naming the missing inputs and the model version.
+    """
+    missing = sorted(set(request) - accepted)
+    if missing:
+        raise ModelInputsError(
+            f"{version_dir}: serving_default has no input {', '.join(missing)}, which the "
+            "benchmark's request sends: the model predates it. Push a current model "
+            "(`make demo`) or pass --model-base with one."
+        )
+
+
 def _in_process(model_base: str, turn, seconds: float) -> dict:
     """serving_default called directly, one request at a time (the latency floor)."""
     import tensorflow as tf
@@ -75,6 +97,7 @@ def _in_process(model_base: str, turn, seconds: float) -> dict:
 
     version_dir = batch_predict.latest_version_dir(model_base)
     serve = tf.saved_model.load(version_dir).signatures[signatures.SERVING_DEFAULT]
+    check_request_inputs(version_dir, set(serve.structured_input_signature[1]), turn.values)
     inputs = {key: tf.constant([value]) for key, value in turn.values.items()}
     for _ in range(3):
         serve(**inputs)
@@ -403,7 +426,11 @@ def main(argv: list[str] | None = None) -> int:
         help="concurrency levels (default 1 4 16 32)",
     )
     args = parser.parse_args(argv)
-    result = run(args.model_base, Path(args.out), args.seconds, tuple(args.clients))
+    try:
+        result = run(args.model_base, Path(args.out), args.seconds, tuple(args.clients))
+    except ModelInputsError as error:
+        print(f"serving_load: {error}", file=sys.stderr)
+        return 2
     print((Path(args.out) / "serving_load.md").read_text())
     return 0 if result["failed_requests"] == 0 else 1
 
