@@ -19,7 +19,7 @@ SHARED  := ../shared/data
 PYTHON310 := $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help setup debs demo test lint format sample bench-ingest bench-rerun bench-serving bench-quality clean \
+.PHONY: help setup debs demo test lint format sample bench-ingest bench-rerun bench-serving bench-quality bench-text clean \
 	airflow-venv image
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make bench-rerun   cached re-run vs first run of the pipeline on the sample"
 	@echo "make bench-serving REST serving load benchmark (mmcs serve, batching on/off)"
 	@echo "make bench-quality model quality benchmark (fused model and ablations)"
+	@echo "make bench-text    every BANKING77 test query as typed text (after bench-quality)"
 
 setup: debs $(STAMP)
 
@@ -102,6 +103,10 @@ bench-serving: setup
 # Hours on a 2-core CPU (four models on the full corpus); see the README.
 bench-quality: setup
 	$(PY) -m benchmarks.model_quality --shared-data $(SHARED) --out benchmarks/results
+
+# The models bench-quality pushed, on all of test.csv as text turns (the published setting).
+bench-text: setup
+	$(PY) -m benchmarks.banking77_text --shared-data $(SHARED) --out benchmarks/results
 
 clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache

@@ -101,7 +101,7 @@ def _combination(turn: batch_predict.TurnInputs, vague_texts: set[str]) -> str:
     return features.MODALITY_SEPARATOR.join(parts)
 
 
-def _scores(turns, predictions) -> dict:
+def intent_scores(turns, predictions) -> dict:
     """Intent scores of labelled turns.
 
     `intent_accuracy` and `intent_macro_f1` count every labelled turn, out-of-scope ones
@@ -157,13 +157,13 @@ def _evaluate(serving_dir: str, turns: list, vague_texts: set[str]) -> dict:
     by_combination = {}
     for combination in sorted({_combination(t, vague_texts) for t in turns}):
         chosen = [i for i, t in enumerate(turns) if _combination(t, vague_texts) == combination]
-        by_combination[combination] = _scores(
+        by_combination[combination] = intent_scores(
             [turns[i] for i in chosen], [predictions[i] for i in chosen]
         )
     return {
         # The pushed version (its name is the push time): which training a score is of.
         "model_version": os.path.basename(predictor.version_dir.rstrip("/")),
-        "overall": _scores(turns, predictions),
+        "overall": intent_scores(turns, predictions),
         "by_combination": by_combination,
         "predict_turns_per_second": len(turns) / seconds,
     }
@@ -243,6 +243,15 @@ def _root_name(name: str, train_size: int | None, training: TrainingConfig) -> s
         f"quality-{name}-{train_size or 'full'}-e{training.epochs}"
         f"-{training.learning_rate_schedule}-text{layers}{_text_rates_suffix(training)}"
     )
+
+
+def pushed_model_dir(work: Path, name: str) -> str:
+    """Where a full run of this benchmark with the default recipe pushes model `name`."""
+    full = config.PROFILES["full"].training
+    training = dataclasses.replace(
+        full, model=dataclasses.replace(full.model, modalities=ABLATIONS[name])
+    )
+    return config.PipelinePaths(str(work / _root_name(name, None, training))).serving_model_dir
 
 
 def _text_rates_suffix(training: TrainingConfig) -> str:

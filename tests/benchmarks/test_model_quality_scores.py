@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import schemas
-from benchmarks.model_quality import _scores
+from benchmarks.model_quality import intent_scores
 from models import features, signatures
 from serving.batch_predict import TurnInputs
 
@@ -36,7 +36,7 @@ def test_in_scope_accuracy_ignores_rejection_and_out_of_scope_turns():
         prediction(b, 0.1, served=OOS),  # out of scope, caught
         prediction(a, 0.9),  # unlabelled: not counted
     ]
-    scores = _scores(turns, predictions)
+    scores = intent_scores(turns, predictions)
     assert scores["turns"] == 4
     assert scores["intent_accuracy"] == pytest.approx(2 / 4)
     assert scores["in_scope_turns"] == 3
@@ -53,7 +53,7 @@ def test_oos_recall_at_fixed_false_rejection():
     turns = [turn(a)] * 20 + [turn(OOS)] * 4
     predictions = [prediction(a, c) for c in confidences]
     predictions += [prediction(a, c) for c in (0.1, 0.2, 0.55, 0.9)]
-    scores = _scores(turns, predictions)
+    scores = intent_scores(turns, predictions)
     # At 5 % false rejection (interpolated), confidences below ~0.52 count as out of scope.
     assert scores["oos_turns"] == 4
     assert scores["oos_recall_at_5pct_frr"] == pytest.approx(2 / 4)

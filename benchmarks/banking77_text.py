@@ -1,0 +1,284 @@
+"""Pushed models on every BANKING77 test query as a typed text turn: the published setting.
+
+The quality benchmark (benchmarks/model_quality.py) renders each test query into one
+modality combination, so its text figure rests on the share of queries rendered as typed
+text (696 of 1540 here, ±2.1 points at 95 %). The published BANKING77 figures classify
+every test query as text. This benchmark sends each row of `test.csv` to a pushed model's
+`serving_default` (the inputs REST clients send) as a text-only turn and reports, per model:
+
+- in-scope accuracy (best of the 77 intents, no out-of-scope rejection: the published
+  setting) with its 95 % Wilson interval, and how many correct queries beating the
+  reference takes; macro F1; the served answer's accuracy (a false out-of-scope flag
+  counts as an error);
+- the same accuracy on the queries the test corpus rendered as text turns (equal to
+  model_quality's text figure for that model: a check that both paths agree) and on the
+  rest, and on queries longer than the text sequence (truncated) and the others;
+- against the first model named: queries only one of the two gets right, and the exact
+  McNemar p-value of that split.
+
+  python -m benchmarks.banking77_text --shared-data ../shared/data \
+      [--model fused=runs/bench/quality-fused-full-e6-linear_decay-text2/serving/mmcs ...]
+"""
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+from sklearn.metrics import f1_score
+
+import schemas
+from benchmarks.model_quality import REFERENCE_ACCURACY, intent_scores, pushed_model_dir
+from corpus.session_plan import VAGUE_TEXTS
+from corpus.sources import read_banking77
+from models import features, signatures, text_preprocessing
+from serving import batch_predict
+
+REFERENCE_NAME = "BERT-large fine-tuned"
+# Without --model: the quality benchmark's fused model and its text-only ablation.
+DEFAULT_MODELS = ("fused", "text_only")
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    """One test.csv row and what is known of it besides its label."""
+
+    text: str
+    intent: str
+    wordpieces: int  # without [CLS] and [SEP]
+    rendered_as_text_turn: bool
+
+
+def wilson_interval(correct: int, total: int) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a proportion."""
+    if total == 0:
+        return (0.0, 1.0)
+    interval = stats.binomtest(correct, total).proportion_ci(0.95, method="wilson")
+    return (float(interval.low), float(interval.high))
+
+
+def needed_to_beat(reference: float, total: int) -> int:
+    """The fewest correct queries out of `total` whose accuracy is above `reference`."""
+    return math.floor(reference * total) + 1
+
+
+def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> dict:
+    """Queries only A / only B gets right, and the exact two-sided McNemar p-value."""
+    only_a = int(np.sum(right_a & ~right_b))
+    only_b = int(np.sum(right_b & ~right_a))
+    discordant = only_a + only_b
+    p = stats.binomtest(only_a, discordant, 0.5).pvalue if discordant else 1.0
+    return {"only_first_right": only_a, "only_this_right": only_b, "p_value": float(p)}
+
+
+def text_turn_texts(corpus_dir: Path) -> set[str]:
+    """Texts of the rendered corpus's in-scope turns that carry typed text and nothing else
+    (not a vague line: those point at a picture)."""
+    texts = set()
+    for path in sorted(corpus_dir.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if (
+                record.get("text")
+                and not record.get("image")
+                and not record.get("audio")
+                and record.get("intent") not in (None, features.OUT_OF_SCOPE_INTENT)
+                and record["text"] not in VAGUE_TEXTS
+            ):
+                texts.add(record["text"])
+    return texts
+
+
+def read_queries(test_csv: Path, rendered_text: set[str]) -> list[Query]:
+    rows = read_banking77(test_csv)
+    tokenizer = text_preprocessing.make_text_tokenizer(text_preprocessing.text_vocabulary_path())
+    lengths = tokenizer.tokenize([r.text for r in rows]).merge_dims(-2, -1).row_lengths()
+    return [
+        Query(r.text, r.intent, int(n), r.text in rendered_text)
+        for r, n in zip(rows, lengths.numpy(), strict=True)
+    ]
+
+
+def _accuracy(right: np.ndarray, chosen: np.ndarray) -> dict:
+    correct, total = int(right[chosen].sum()), int(chosen.sum())
+    return {"queries": total, "correct": correct, "accuracy": correct / total if total else None}
+
+
+def evaluate(model_dir: str, queries: list[Query]) -> tuple[dict, np.ndarray]:
+    """Scores of one model, and which queries it gets right (best in-scope intent)."""
+    predictor = batch_predict.Predictor(model_dir)
+    turns = [
+        batch_predict.TurnInputs(
+            turn_id=f"q{i}",
+            session_id=f"q{i}",
+            source="test.csv",
+            values={
+                key: (q.text.encode() if key == features.TEXT_KEY else b"")
+                for key in features.SERVING_INPUT_KEYS
+            },
+            modalities=features.TEXT_KEY,
+            intent=q.intent,
+        )
+        for i, q in enumerate(queries)
+    ]
+    predictions = predictor.predict(turns)
+    scores = intent_scores(turns, predictions)
+    best = best_in_scope_intents(predictions)
+    truth = [q.intent for q in queries]
+    right = np.array([b == t for b, t in zip(best, truth, strict=True)])
+    correct = int(right.sum())
+    reference = REFERENCE_ACCURACY[REFERENCE_NAME]
+    truncated = np.array([q.wordpieces > features.TEXT_SEQUENCE_LENGTH - 2 for q in queries])
+    rendered = np.array([q.rendered_as_text_turn for q in queries])
+    return {
+        "model_version": os.path.basename(predictor.version_dir.rstrip("/")),
+        "queries": len(queries),
+        "correct": correct,
+        "accuracy": correct / len(queries),
+        "accuracy_95ci": wilson_interval(correct, len(queries)),
+        "macro_f1": float(f1_score(truth, best, average="macro", zero_division=0)),
+        "served_accuracy": scores["in_scope_served_accuracy"],
+        "needed_to_beat_reference": needed_to_beat(reference, len(queries)),
+        "beats_reference": correct / len(queries) > reference,
+        "rendered_as_text_turns": _accuracy(right, rendered),
+        "rendered_otherwise": _accuracy(right, ~rendered),
+        "truncated": _accuracy(right, truncated),
+        "not_truncated": _accuracy(right, ~truncated),
+    }, right
+
+
+def best_in_scope_intents(predictions: list[dict]) -> list[str]:
+    """Each prediction's most probable intent among the 77 (out_of_scope left out)."""
+    intents = schemas.intent_labels()
+    oos = intents.index(features.OUT_OF_SCOPE_INTENT)
+    probabilities = np.array([p[signatures.INTENT_PROBABILITIES_OUTPUT] for p in predictions])
+    probabilities[:, oos] = -1.0
+    return [intents[i] for i in probabilities.argmax(axis=1)]
+
+
+def run(args) -> dict:
+    rendered = text_turn_texts(args.work / "corpus-test-full")
+    queries = read_queries(args.shared_data / "banking77" / "test.csv", rendered)
+    models = args.model or [(name, pushed_model_dir(args.work, name)) for name in DEFAULT_MODELS]
+    results, rights = {}, {}
+    for name, model_dir in models:
+        results[name], rights[name] = evaluate(model_dir, queries)
+        results[name]["model_dir"] = model_dir
+    first = models[0][0]
+    for name, result in results.items():
+        if name != first:
+            result["against_" + first] = mcnemar(rights[first], rights[name])
+    report = {
+        "benchmark": "banking77_text",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "test_queries": len(queries),
+        "rendered_as_text_turns": sum(q.rendered_as_text_turn for q in queries),
+        "truncated_queries": sum(q.wordpieces > features.TEXT_SEQUENCE_LENGTH - 2 for q in queries),
+        "text_sequence_length": features.TEXT_SEQUENCE_LENGTH,
+        "reference_accuracy": REFERENCE_ACCURACY,
+        "models": results,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "banking77_text.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "banking77_text.md").write_text(markdown(report))
+    return report
+
+
+def _pct(part: dict) -> str:
+    if not part["queries"]:
+        return "-"
+    return f"{100 * part['accuracy']:.1f} ({part['correct']}/{part['queries']})"
+
+
+def markdown(report: dict) -> str:
+    reference = report["reference_accuracy"][REFERENCE_NAME]
+    names = list(report["models"])
+    lines = [
+        "# BANKING77 test queries as typed text",
+        "",
+        f"{report['date']}. Every row of `test.csv` ({report['test_queries']} queries, 20 "
+        "per intent: half of the published 3,080-query test set) sent to each pushed "
+        "model's `serving_default` as a text-only turn. "
+        f"{report['rendered_as_text_turns']} of them are the text turns of the multimodal "
+        f"test corpus (model_quality.md); {report['truncated_queries']} are longer than "
+        f"the {report['text_sequence_length']}-token text sequence and are truncated.",
+        "",
+        f"Reference ({REFERENCE_NAME}, BANKING77 full data): {100 * reference:.2f} %; "
+        f"beating it takes {needed_to_beat(reference, report['test_queries'])} of "
+        f"{report['test_queries']} queries.",
+        "",
+        "In-scope accuracy (%) is the best of the 77 intents, no out-of-scope rejection (the "
+        "published setting); served accuracy counts a false out-of-scope flag as an error.",
+        "",
+        "| model | version | accuracy (correct) | 95 % interval | macro F1 | served | "
+        "beats reference | corpus text turns | other queries | truncated | not truncated |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        r = report["models"][name]
+        low, high = r["accuracy_95ci"]
+        lines.append(
+            f"| {name} | {r['model_version']} | {100 * r['accuracy']:.2f} ({r['correct']}) | "
+            f"{100 * low:.1f}-{100 * high:.1f} | {100 * r['macro_f1']:.1f} | "
+            f"{100 * r['served_accuracy']:.1f} | {'yes' if r['beats_reference'] else 'no'} | "
+            f"{_pct(r['rendered_as_text_turns'])} | {_pct(r['rendered_otherwise'])} | "
+            f"{_pct(r['truncated'])} | {_pct(r['not_truncated'])} |"
+        )
+    if len(names) > 1:
+        first = names[0]
+        lines += [
+            "",
+            f"Against {first} (queries only one of the two gets right; exact McNemar test):",
+            "",
+            f"| model | only {first} right | only this model right | p |",
+            "|---|---|---|---|",
+        ]
+        for name in names[1:]:
+            m = report["models"][name]["against_" + first]
+            lines.append(
+                f"| {name} | {m['only_first_right']} | {m['only_this_right']} | "
+                f"{m['p_value']:.3f} |"
+            )
+    lines += ["", "Models:", ""]
+    lines += [f"- {name}: `{report['models'][name]['model_dir']}`" for name in names]
+    return "\n".join(lines) + "\n"
+
+
+def _named_model(value: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=MODEL_DIR, got {value!r}")
+    return name, path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--shared-data", type=Path, default=Path("../shared/data"))
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("runs/bench"),
+        help="where benchmarks.model_quality rendered the test corpus",
+    )
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--model",
+        type=_named_model,
+        action="append",
+        help="NAME=DIR: a pushed SavedModel or a model base dir (newest version); "
+        "repeat it; the first is the one the others are compared with (default: the "
+        "fused model and the text-only ablation of `make bench-quality` under --work)",
+    )
+    args = parser.parse_args()
+    print(markdown(run(args)))
+
+
+if __name__ == "__main__":
+    main()
