@@ -246,11 +246,8 @@ def _root_name(name: str, train_size: int | None, training: TrainingConfig) -> s
 
 
 def pushed_model_dir(work: Path, name: str) -> str:
-    """Where a full run of this benchmark with the default recipe pushes model `name`."""
-    full = config.PROFILES["full"].training
-    training = dataclasses.replace(
-        full, model=dataclasses.replace(full.model, modalities=ABLATIONS[name])
-    )
+    """Where this benchmark, run with its default flags, pushes model `name`."""
+    training = _training_config(_parser().parse_args([]), ABLATIONS[name])
     return config.PipelinePaths(str(work / _root_name(name, None, training))).serving_model_dir
 
 
@@ -512,7 +509,7 @@ def _markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared-data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
@@ -567,8 +564,11 @@ def main() -> None:
         help="epochs of the bare Keras loop the TFX Trainer's throughput is compared with "
         "(it trains the fused model again; 0 skips it)",
     )
-    args = parser.parse_args()
-    print(_markdown(run(args)))
+    return parser
+
+
+def main() -> None:
+    print(_markdown(run(_parser().parse_args())))
 
 
 if __name__ == "__main__":
