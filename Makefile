@@ -19,7 +19,7 @@ SHARED  := ../shared/data
 PYTHON310 := $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help setup debs demo test lint format sample bench-ingest bench-rerun bench-serving bench-quality bench-text clean \
+.PHONY: help setup debs demo test lint format sample bench-ingest bench-rerun bench-serving bench-quality bench-text bench-finetune clean \
 	airflow-venv image
 
 help:
@@ -31,6 +31,7 @@ help:
 	@echo "make bench-serving REST serving load benchmark (mmcs serve, batching on/off)"
 	@echo "make bench-quality model quality benchmark (fused model and ablations)"
 	@echo "make bench-text    every BANKING77 test query as typed text (after bench-quality)"
+	@echo "make bench-finetune text fine-tuning recipes on typed BANKING77 (FINETUNE_RECIPES=...)"
 
 setup: debs $(STAMP)
 
@@ -107,6 +108,18 @@ bench-quality: setup
 # The models bench-quality pushed, on all of test.csv as text turns (the published setting).
 bench-text: setup
 	$(PY) -m benchmarks.banking77_text --shared-data $(SHARED) --out benchmarks/results
+
+# Text fine-tuning recipes on typed BANKING77 queries with this machine's Keras backend.
+# The default is the Trainer's recipe on all of train.csv, about 9 min on the 2-core CPU;
+# the H200 rounds in benchmarks/results ran the same module on JAX (docs/model.md).
+FINETUNE_RECIPES ?= trainer-default-all
+bench-finetune: setup
+	$(PY) -m benchmarks.text_finetune_bundle --shared-data $(SHARED) --out $(RUNS)/finetune/bundle
+	$(PY) -m benchmarks.text_finetune --bundle $(RUNS)/finetune/bundle --out $(RUNS)/finetune \
+	  --recipes $(FINETUNE_RECIPES)
+	$(PY) -m benchmarks.text_finetune_report --bundle $(RUNS)/finetune/bundle \
+	  --runs $(RUNS)/finetune/text_finetune_runs.json --out $(RUNS)/finetune
+	@cat $(RUNS)/finetune/text_finetune.md
 
 clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache

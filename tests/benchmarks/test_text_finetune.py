@@ -1,0 +1,247 @@
+"""The text fine-tuning bundle, recipes and report: the cut-vocabulary backbone computes what
+the full one does, the schedule is the Trainer's, and the report's statistics."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import schemas
+from benchmarks import text_finetune, text_finetune_bundle, text_finetune_report
+from models import features, minilm
+from models.learning_rate import LinearDecay
+
+INTENTS = [i for i in schemas.intent_labels() if i != features.OUT_OF_SCOPE_INTENT]
+
+
+def _write_csv(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "category"])
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    shared = tmp_path_factory.mktemp("shared")
+    train = [
+        (f"how do I {verb} my card", INTENTS[0])
+        for verb in ("activate", "use", "set up", "enable", "start")
+    ]
+    train += [
+        (f"my transfer {word} not arrived", INTENTS[1])
+        for word in ("has", "still has", "hasn't", "did", "is")
+    ]
+    test = [
+        ("please activate the new card", INTENTS[0]),
+        ("where is my money transfer", INTENTS[1]),
+    ]
+    _write_csv(shared / "banking77" / "train.csv", train)
+    _write_csv(shared / "banking77" / "test.csv", test)
+    out = tmp_path_factory.mktemp("bundle")
+    manifest = text_finetune_bundle.write_bundle(shared, out, validation_fraction=0.2, seed=3)
+    return out, manifest, train, test
+
+
+def test_validation_rows_are_drawn_per_intent_and_reproducibly():
+    intents = ["a"] * 10 + ["b"] * 20 + ["c"] * 2
+    chosen = text_finetune_bundle.split_train_rows(intents, 0.1, seed=5)
+    picked = [intents[i] for i in chosen]
+    assert (picked.count("a"), picked.count("b"), picked.count("c")) == (1, 2, 1)
+    assert list(chosen) == sorted(set(chosen))
+    assert np.array_equal(chosen, text_finetune_bundle.split_train_rows(intents, 0.1, seed=5))
+    with pytest.raises(ValueError):
+        text_finetune_bundle.split_train_rows(intents, 1.0, seed=5)
+
+
+def test_renumbering_keeps_every_used_id_and_rejects_unknown_ones():
+    ids = [np.array([[101, 2000, 102, 0]]), np.array([[101, 7000, 102, 0]])]
+    kept = text_finetune_bundle.used_vocabulary(ids, always=[0, 100])
+    assert list(kept) == [0, 100, 101, 102, 2000, 7000]
+    renumbered = text_finetune_bundle.renumber(ids[1], kept)
+    assert np.array_equal(kept[renumbered], ids[1])
+    with pytest.raises(ValueError, match="missing"):
+        text_finetune_bundle.renumber(np.array([[5]]), kept)
+    with pytest.raises(ValueError, match="expected one"):
+        text_finetune_bundle.token_embedding_index([np.zeros((4, 2)), np.zeros((4, 3))], 4)
+
+
+def test_bundle_splits_and_cut_backbone_reproduce_the_full_network(bundle):
+    out, manifest, train, test = bundle
+    assert manifest["rows"] == {"train": 8, "validation": 2, "test": 2}
+    loaded_manifest, arrays, weights = text_finetune.load_bundle(out)
+    assert loaded_manifest == manifest
+    kept = arrays["kept_vocabulary"]
+    assert manifest["backbone_config"]["vocabulary_size"] == len(kept) < 100
+    # The renumbered ids map back onto exactly what the pipeline's tokenizer produces.
+    original = text_finetune_bundle.tokenize([text for text, _ in test])
+    assert np.array_equal(kept[arrays["test_token_ids"]], original)
+    assert list(arrays["test_labels"]) == [INTENTS.index(intent) for _, intent in test]
+    assert arrays["train_token_ids"].shape == (8, features.TEXT_SEQUENCE_LENGTH)
+
+    cut = text_finetune.build_backbone(manifest, weights)
+    minilm._use_exact_gelu(cut)
+    full = minilm.minilm_backbone()
+    inputs = text_finetune.model_inputs(arrays["test_token_ids"], manifest["pad_token_id"])
+    full_inputs = text_finetune.model_inputs(original, 0)
+
+    def sequence(backbone, model_inputs):
+        return np.asarray(
+            backbone(
+                {
+                    "token_ids": model_inputs[features.TEXT_TOKEN_IDS_KEY],
+                    "segment_ids": model_inputs[features.TEXT_SEGMENT_IDS_KEY],
+                    "padding_mask": model_inputs[features.TEXT_PADDING_MASK_KEY],
+                }
+            )["sequence_output"]
+        )
+
+    mask = original != 0
+    np.testing.assert_allclose(
+        sequence(cut, inputs)[mask], sequence(full, full_inputs)[mask], atol=1e-4
+    )
+
+
+def test_a_recipe_trains_and_predicts_every_test_query(bundle):
+    out, manifest, _, _ = bundle
+    _, arrays, weights = text_finetune.load_bundle(out)
+    recipe = text_finetune.Recipe("tiny", 2, 3e-4, 4, 2, with_validation=True)
+    result = text_finetune.train_recipe(recipe, manifest, arrays, weights)
+    assert result["train_rows"] == 10
+    assert len(result["epochs"]) == 2 and result["validation_accuracy"] is None
+    assert len(result["test_predictions"]) == 2
+    assert set(result["test_predictions"]) <= set(range(len(INTENTS)))
+    assert result["epochs"][1]["train_loss"] < result["epochs"][0]["train_loss"]
+    # Only the top 2 layers, the projection and the head train.
+    assert result["trainable_parameters"] < 0.5 * sum(w.size for w in weights)
+
+
+def test_schedule_follows_the_trainers_linear_decay_step_by_step():
+    schedule = text_finetune.linear_decay_schedule(2e-4, epochs=4, steps_per_epoch=5)
+    trainer = LinearDecay(2e-4, 4)
+    trainer.steps_per_epoch = 5
+    for step in range(20):
+        assert float(schedule(step)) == pytest.approx(trainer.rate(step // 5, step % 5), rel=1e-5)
+    one_epoch = text_finetune.linear_decay_schedule(1e-4, epochs=1, steps_per_epoch=5)
+    assert float(one_epoch(3)) == pytest.approx(1e-4)
+
+
+def test_training_rows_take_a_fixed_share_and_append_validation():
+    x = {"ids": np.arange(30).reshape(10, 3)}
+    y, val_y = np.arange(10), np.array([100, 101])
+    val_x = {"ids": np.full((2, 3), -1)}
+    share = text_finetune.Recipe("s", 2, 1e-4, 4, 1, training_share=0.6)
+    x1, y1 = text_finetune.training_rows(share, x, y, val_x, val_y)
+    x2, y2 = text_finetune.training_rows(
+        text_finetune.Recipe("s", 2, 1e-4, 4, 1, seed=7, training_share=0.6), x, y, val_x, val_y
+    )
+    assert len(y1) == 6 and np.array_equal(y1, y2)  # the draw does not follow the seed
+    assert np.array_equal(x1["ids"][:, 0] // 3, y1)
+    both = text_finetune.Recipe("a", 2, 1e-4, 4, 1, with_validation=True)
+    x3, y3 = text_finetune.training_rows(both, x, y, val_x, val_y)
+    assert len(y3) == 12 and list(y3[-2:]) == [100, 101] and x3["ids"].shape == (12, 3)
+
+
+def test_recipes_are_named_uniquely_and_budget_estimates_use_measured_speed():
+    assert len(text_finetune.RECIPES_BY_NAME) == len(text_finetune.RECIPES)
+    assert text_finetune.RECIPES[0].name == text_finetune_report.BASELINE_RECIPE
+    assert text_finetune._estimate_seconds(text_finetune.RECIPES[0], []) == 0.0
+    done = [{"train_examples_per_second": 100.0, "first_epoch_seconds": 30.0, "train_rows": 1000}]
+    recipe = text_finetune.Recipe("r", 2, 1e-4, 16, 4)
+    # 20 s of compilation, then 4 epochs of 10 s with a 15 % margin.
+    assert text_finetune._estimate_seconds(recipe, done) == pytest.approx(20 + 46)
+
+
+def _run(name, seed, rows, validation, predictions):
+    return {
+        "recipe": {
+            "name": name,
+            "trainable_layers": 2,
+            "learning_rate": 3e-4,
+            "batch_size": 16,
+            "epochs": 6,
+            "text_rate_scale": 1.0,
+            "text_layer_decay": 1.0,
+            "seed": seed,
+            "training_share": 1.0,
+            "with_validation": validation is None,
+        },
+        "trainable_parameters": 3_700_000,
+        "train_rows": rows,
+        "epochs": [],
+        "seconds": 30.0,
+        "first_epoch_seconds": 20.0,
+        "train_examples_per_second": 5000.0,
+        "validation_accuracy": validation,
+        "test_predictions": predictions,
+        "test_accuracy": None,
+    }
+
+
+def test_report_pools_seeds_picks_by_validation_and_tests_against_the_baseline(tmp_path):
+    labels = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    np.savez(tmp_path / "data.npz", test_labels=labels)
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"rows": {"train": 90, "validation": 10, "test": 10}})
+    )
+    wrong = lambda n: [int(v) for v in labels[: 10 - n]] + [0] * n  # noqa: E731 - n wrong answers
+    runs = {
+        "environment": {"backend": "jax", "keras": "3", "device": "gpu: X", "cpus": 16},
+        "runs": [
+            _run("trainer-default", 0, 90, 0.90, wrong(1)),
+            _run("full-x", 0, 90, 0.95, wrong(3)),
+            _run("full-x-seed1", 1, 90, 0.93, wrong(5)),
+            _run("trainer-default-all", 0, 100, None, wrong(0)),
+        ],
+    }
+    (tmp_path / "runs.json").write_text(json.dumps(runs))
+    report = text_finetune_report.build_report(tmp_path, [tmp_path / "runs.json"], None)
+    by_name = {r["name"]: r for r in report["runs"]}
+    assert by_name["trainer-default-all"]["test_correct"] == 10
+    assert by_name["full-x"]["test_accuracy"] == pytest.approx(0.7)
+    assert by_name["trainer-default-all"]["beats_reference"]
+    assert not by_name["trainer-default"]["beats_reference"]  # 90 % < 93.66 %
+    assert by_name["full-x"]["against_trainer-default"]["only_first_right"] == 2
+    groups = {g["recipe"]: g for g in report["recipes"]}
+    assert groups["full-x"]["seeds"] == [0, 1]
+    assert groups["full-x"]["test_accuracy_mean"] == pytest.approx(0.6)
+    assert groups["trainer-default-all"]["validation_accuracy_mean"] is None
+    # The validation split picks full-x (0.95) although its test figure is lower.
+    assert report["validation_choice"]["name"] == "full-x"
+    assert "trainer-default-all" not in report["validation_choice"]["among"]
+    text = text_finetune_report.markdown(report)
+    assert "**full-x**" in text and "| full-x | gpu: X | 90 | 2 | 60.00 (50.00-70.00)" in text
+
+
+def test_recipe_groups_strip_only_a_seed_suffix():
+    assert text_finetune_report.recipe_group("trainer-default-all-seed2") == "trainer-default-all"
+    assert text_finetune_report.recipe_group("full-5e-5-e20") == "full-5e-5-e20"
+
+
+def test_machine_comparison_lists_only_recipes_run_on_several_devices():
+    def run(name, device, speed, accuracy):
+        return {
+            "group": text_finetune_report.recipe_group(name),
+            "device": device,
+            "backend": "jax" if device != "cpu" else "tensorflow",
+            "train_examples_per_second": speed,
+            "seconds": 10.0,
+            "test_accuracy": accuracy,
+        }
+
+    rows = text_finetune_report.machine_comparison(
+        [
+            run("trainer-default-all", "gpu", 7000.0, 0.93),
+            run("trainer-default-all-seed1", "gpu", 6000.0, 0.95),
+            run("trainer-default-all", "cpu", 110.0, 0.94),
+            run("full-x", "gpu", 5000.0, 0.9),
+        ]
+    )
+    assert [(r["recipe"], r["device"], r["runs"]) for r in rows] == [
+        ("trainer-default-all", "gpu", 2),
+        ("trainer-default-all", "cpu", 1),
+    ]
+    assert rows[0]["train_examples_per_second"] == pytest.approx(6500.0)
+    assert rows[0]["test_accuracy_mean"] == pytest.approx(0.94)
