@@ -82,6 +82,11 @@ RECIPES = (
     Recipe("trainer-default-2of3", 2, 3e-4, 16, 6, training_share=2 / 3),
     Recipe("trainer-default-all-seed2", 2, 3e-4, 16, 6, seed=2, with_validation=True),
     Recipe("trainer-default-2of3-seed1", 2, 3e-4, 16, 6, seed=1, training_share=2 / 3),
+    # Third round (on the CPU): about as many typed queries as the pipeline's Trainer sees
+    # as typed text turns (2,882 in the training split of the full corpus).
+    Recipe("trainer-default-typed-share", 2, 3e-4, 16, 6, training_share=0.32),
+    Recipe("trainer-default-typed-share-seed1", 2, 3e-4, 16, 6, seed=1, training_share=0.32),
+    Recipe("trainer-default-typed-share-seed2", 2, 3e-4, 16, 6, seed=2, training_share=0.32),
 )
 # Drawing the `training_share` subset.
 SHARE_SEED = 0
