@@ -175,9 +175,10 @@ def build_classifier(backbone, recipe: Recipe, num_classes: int):
 
 def linear_decay_schedule(peak: float, epochs: int, steps_per_epoch: int):
     """`models.learning_rate.LinearDecay` as an optimizer schedule: the peak for the first
-    epoch, then linear per step to 5 % of it at the end. A schedule rather than the
-    Trainer's callback because the JAX backend reads the rate from the optimizer's state,
-    which a callback's assignment between steps does not reach."""
+    epoch, then linear per step to 5 % of it at the end. The Trainer needs a callback
+    because it learns the steps per epoch only after the first epoch; here the rows are
+    arrays, so the rate is a function of the step alone and lives in the optimizer (a
+    test checks it against `LinearDecay.rate` step by step)."""
     import keras
 
     class EpochLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
