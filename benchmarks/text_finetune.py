@@ -32,11 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
+from models import features
+
 RUNS_FILE = "text_finetune_runs.json"
-PROJECTION_DIM = 256  # FusionModelConfig.projection_dim
-DROPOUT = 0.1  # FusionModelConfig.dropout
-WEIGHT_DECAY = 1e-4  # TrainingConfig.weight_decay
-FINAL_RATE_FRACTION = 0.05  # models.learning_rate.LinearDecay's default
+# The bundle (written by benchmarks/text_finetune_bundle.py, which needs TensorFlow).
+BUNDLE_DATA_FILE = "data.npz"
+BUNDLE_WEIGHTS_FILE = "backbone_weights.npz"
+BUNDLE_MANIFEST_FILE = "manifest.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,10 +121,10 @@ def import_keras_hub_backbone():
 
 def load_bundle(bundle: Path) -> tuple[dict, dict, list[np.ndarray]]:
     """The manifest, the data arrays and the backbone weights (Keras weight order)."""
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    with np.load(bundle / "data.npz") as data:
+    manifest = json.loads((bundle / BUNDLE_MANIFEST_FILE).read_text())
+    with np.load(bundle / BUNDLE_DATA_FILE) as data:
         arrays = {key: data[key] for key in data.files}
-    with np.load(bundle / "backbone_weights.npz") as weights:
+    with np.load(bundle / BUNDLE_WEIGHTS_FILE) as weights:
         ordered = [weights[f"arr_{i}"] for i in range(len(weights.files))]
     return manifest, arrays, ordered
 
@@ -137,8 +139,6 @@ def build_backbone(manifest: dict, weights: list[np.ndarray]):
 
 def model_inputs(token_ids: np.ndarray, pad_token_id: int) -> dict[str, np.ndarray]:
     """The text encoder's three inputs from token ids (one segment; mask = not padding)."""
-    from models import features
-
     return {
         features.TEXT_TOKEN_IDS_KEY: token_ids.astype(np.int32),
         features.TEXT_SEGMENT_IDS_KEY: np.zeros_like(token_ids, np.int32),
@@ -147,15 +147,18 @@ def model_inputs(token_ids: np.ndarray, pad_token_id: int) -> dict[str, np.ndarr
 
 
 def build_classifier(backbone, recipe: Recipe, num_classes: int):
-    """TextEncoder (pipeline code) + dropout + a softmax over the intents, as logits."""
+    """TextEncoder (pipeline code) + dropout + a softmax over the intents, as logits; the
+    projection width and dropout are the fusion model's defaults."""
     import keras
 
-    from models import features
+    import_keras_hub_backbone()  # before models.minilm imports keras_hub
+    from models.fusion_model import FusionModelConfig
     from models.text_encoder import TextEncoder
 
+    fusion = FusionModelConfig()
     encoder = TextEncoder(
         backbone,
-        projection_dim=PROJECTION_DIM,
+        projection_dim=fusion.projection_dim,
         trainable_transformer_layers=recipe.trainable_layers,
         exact_gelu=True,
         name="text_encoder",
@@ -168,7 +171,7 @@ def build_classifier(backbone, recipe: Recipe, num_classes: int):
             features.TEXT_PADDING_MASK_KEY,
         )
     }
-    embedding = keras.layers.Dropout(DROPOUT, seed=recipe.seed)(encoder(inputs))
+    embedding = keras.layers.Dropout(fusion.dropout, seed=recipe.seed)(encoder(inputs))
     logits = keras.layers.Dense(num_classes, name="intent_logits")(embedding)
     return keras.Model(inputs, logits, name=f"text_classifier_{recipe.name}")
 
@@ -181,6 +184,10 @@ def linear_decay_schedule(peak: float, epochs: int, steps_per_epoch: int):
     test checks it against `LinearDecay.rate` step by step)."""
     import keras
 
+    from models.learning_rate import LinearDecay
+
+    final_fraction = LinearDecay(peak, epochs).final_fraction
+
     class EpochLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         def __call__(self, step):
             step = keras.ops.cast(step, "float32")
@@ -188,7 +195,7 @@ def linear_decay_schedule(peak: float, epochs: int, steps_per_epoch: int):
                 return keras.ops.convert_to_tensor(peak, "float32")
             decay_steps = float((epochs - 1) * steps_per_epoch)
             done = keras.ops.clip(step - steps_per_epoch, 0.0, decay_steps)
-            return peak * (1.0 - (1.0 - FINAL_RATE_FRACTION) * done / decay_steps)
+            return peak * (1.0 - (1.0 - final_fraction) * done / decay_steps)
 
         def get_config(self):
             return {}
@@ -240,6 +247,7 @@ def train_recipe(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: i
 
     import_keras_hub_backbone()  # before models.minilm imports keras_hub
     from models import layerwise_rates
+    from models.training_config import TrainingConfig
 
     keras.utils.set_random_seed(recipe.seed)
     pad = manifest["pad_token_id"]
@@ -259,7 +267,11 @@ def train_recipe(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: i
     schedule = linear_decay_schedule(recipe.learning_rate, recipe.epochs, steps_per_epoch)
     model.compile(
         optimizer=layerwise_rates.optimizer(
-            model, schedule, WEIGHT_DECAY, recipe.text_rate_scale, recipe.text_layer_decay
+            model,
+            schedule,
+            TrainingConfig().weight_decay,
+            recipe.text_rate_scale,
+            recipe.text_layer_decay,
         ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],

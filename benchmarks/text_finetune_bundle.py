@@ -27,13 +27,11 @@ from pathlib import Path
 import numpy as np
 
 import schemas
+from benchmarks.text_finetune import BUNDLE_DATA_FILE, BUNDLE_MANIFEST_FILE, BUNDLE_WEIGHTS_FILE
 from corpus.sources import read_banking77
 from models import features, minilm, text_preprocessing
 
 BUNDLE_VERSION = 1
-DATA_FILE = "data.npz"
-WEIGHTS_FILE = "backbone_weights.npz"
-MANIFEST_FILE = "manifest.json"
 SPLITS = ("train", "validation", "test")
 
 
@@ -109,7 +107,9 @@ def write_bundle(shared_data: Path, out: Path, validation_fraction: float, seed:
     vocabulary = text_preprocessing.text_vocabulary_path()
     special = text_preprocessing.special_token_ids(vocabulary)
     with open(vocabulary, encoding="utf-8") as f:
-        unknown = [i for i, line in enumerate(f) if line.rstrip("\n") == "[UNK]"]
+        unknown = [
+            i for i, line in enumerate(f) if line.rstrip("\n") == text_preprocessing.UNKNOWN_TOKEN
+        ]
     kept = used_vocabulary(list(ids.values()), sorted(special.values()) + unknown)
 
     backbone = minilm.minilm_backbone()
@@ -117,13 +117,13 @@ def write_bundle(shared_data: Path, out: Path, validation_fraction: float, seed:
     embedding = token_embedding_index(weights, backbone.vocabulary_size)
     weights[embedding] = weights[embedding][kept]
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / WEIGHTS_FILE, *weights)
+    np.savez(out / BUNDLE_WEIGHTS_FILE, *weights)
 
     arrays = {"kept_vocabulary": kept.astype(np.int32)}
     for split in SPLITS:
         arrays[f"{split}_token_ids"] = renumber(ids[split], kept)
         arrays[f"{split}_labels"] = np.asarray([label_of[r.intent] for r in rows[split]], np.int32)
-    np.savez(out / DATA_FILE, **arrays)
+    np.savez(out / BUNDLE_DATA_FILE, **arrays)
 
     config = dict(backbone.get_config())
     config["vocabulary_size"] = len(kept)
@@ -143,7 +143,7 @@ def write_bundle(shared_data: Path, out: Path, validation_fraction: float, seed:
         "original_vocabulary_size": int(backbone.vocabulary_size),
         "token_embedding_weight_index": embedding,
     }
-    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / BUNDLE_MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from benchmarks.banking77_text import REFERENCE_NAME, mcnemar, needed_to_beat, wilson_interval
 from benchmarks.model_quality import REFERENCE_ACCURACY
+from benchmarks.text_finetune import BUNDLE_DATA_FILE, BUNDLE_MANIFEST_FILE
 
 BASELINE_RECIPE = "trainer-default"
 _SEED_SUFFIX = re.compile(r"-seed\d+$")
@@ -113,7 +114,7 @@ def validation_choice(runs: list[dict]) -> dict | None:
 
 
 def build_report(bundle: Path, runs_files: list[Path], pipeline_file: Path | None) -> dict:
-    with np.load(bundle / "data.npz") as data:
+    with np.load(bundle / BUNDLE_DATA_FILE) as data:
         labels = data["test_labels"]
     reference = REFERENCE_ACCURACY[REFERENCE_NAME]
     runs, environments = [], []
@@ -143,7 +144,7 @@ def build_report(bundle: Path, runs_files: list[Path], pipeline_file: Path | Non
         "test_queries": len(labels),
         "reference": {"name": REFERENCE_NAME, "accuracy": reference},
         "needed_to_beat_reference": needed_to_beat(reference, len(labels)),
-        "bundle": json.loads((bundle / "manifest.json").read_text())["rows"],
+        "bundle": json.loads((bundle / BUNDLE_MANIFEST_FILE).read_text())["rows"],
         "environments": environments,
         "runs": [{k: v for k, v in r.items() if k != "_right"} for r in runs],
         "recipes": group_summaries(runs),
