@@ -9,6 +9,7 @@ from models.training_config import TrainingConfig
 from pipeline import config
 from pipeline.evaluation import BlessingThresholds
 from pipeline.pipeline import create_pipeline
+from pipeline.run_tempdir import run_tempdir
 
 
 def run_local(
@@ -32,22 +33,26 @@ def run_local(
         the folder's layout (config.log_pattern_for).
     """
     os.makedirs(paths.root, exist_ok=True)
-    tfx.orchestration.LocalDagRunner().run(
-        create_pipeline(
-            pipeline_name=pipeline_name,
-            pipeline_root=paths.pipeline_root,
-            log_dir=os.path.abspath(log_dir),
-            schema_path=str(schemas.TFDV_SCHEMA_PATH),
-            custom_validations_path=str(schemas.CUSTOM_VALIDATIONS_PATH),
-            serving_model_dir=paths.serving_model_dir,
-            beam_pipeline_args=beam.pipeline_args(),
-            training=training,
-            blessing=blessing,
-            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-                paths.metadata_path
-            ),
-            enable_cache=enable_cache,
-            log_pattern=log_pattern or config.log_pattern_for(log_dir),
-            span_window_size=span_window,
+    # What TFX, Beam and TF Transform leave in the temporary directory goes with the run.
+    with run_tempdir():
+        tfx.orchestration.LocalDagRunner().run(
+            create_pipeline(
+                pipeline_name=pipeline_name,
+                pipeline_root=paths.pipeline_root,
+                log_dir=os.path.abspath(log_dir),
+                schema_path=str(schemas.TFDV_SCHEMA_PATH),
+                custom_validations_path=str(schemas.CUSTOM_VALIDATIONS_PATH),
+                serving_model_dir=paths.serving_model_dir,
+                beam_pipeline_args=beam.pipeline_args(),
+                training=training,
+                blessing=blessing,
+                metadata_connection_config=(
+                    tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                        paths.metadata_path
+                    )
+                ),
+                enable_cache=enable_cache,
+                log_pattern=log_pattern or config.log_pattern_for(log_dir),
+                span_window_size=span_window,
+            )
         )
-    )

@@ -6,8 +6,10 @@ not blessed and nothing new is pushed; drifted logs stop at the ExampleValidator
 
 import dataclasses
 import json
+import multiprocessing.util
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -116,8 +118,16 @@ def test_worse_model_is_not_blessed_and_nothing_is_pushed(trained):
     assert _versions(trained) == before
 
 
-def test_drifted_logs_stop_at_the_example_validator(tmp_path):
-    """A voice-channel-only export: text and picture shares collapse, audio soars."""
+def test_drifted_logs_stop_at_the_example_validator(tmp_path, monkeypatch):
+    """A voice-channel-only export: text and picture shares collapse, audio soars.
+
+    The failed run also leaves nothing in the temporary directory (TFX alone would leave
+    a 49 MB copy of itself there for each Beam component; pipeline/run_tempdir.py).
+    """
+    multiprocessing.util.get_temp_dir()  # the process's own, made before the swap below
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
     logs = tmp_path / "logs"
     shutil.copytree(SAMPLE / "attachments", logs / "attachments")
     voice = [t for t in _sample_turns() if t[features.CHANNEL_KEY] == "voice"]
@@ -135,6 +145,8 @@ def test_drifted_logs_stop_at_the_example_validator(tmp_path):
     assert "ExampleAnomalies" in _latest(paths, "ExampleValidator")
     assert not _latest(paths, "Transform") and not _latest(paths, "Trainer")
     assert _versions(paths) == []
+    assert tempfile.gettempdir() == str(system_tmp)
+    assert list(system_tmp.iterdir()) == []
 
 
 def test_run_report_shows_every_stage_and_answers(trained, capsys):
