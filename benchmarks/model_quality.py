@@ -236,11 +236,15 @@ def _text_layers_flag(layers: int | None) -> str:
     return "all" if layers is None else str(layers)
 
 
-def _root_name(name: str, train_size: int | None, training: TrainingConfig) -> str:
-    """The pipeline root of one model: a different recipe never reuses another's runs."""
+def _root_name(
+    name: str, train_size: int | None, training: TrainingConfig, typed_copies: bool = False
+) -> str:
+    """The pipeline root of one model: a different recipe or training corpus never reuses
+    another's runs."""
     layers = _text_layers_flag(training.model.trainable_text_layers)
     return (
-        f"quality-{name}-{train_size or 'full'}-e{training.epochs}"
+        f"quality-{name}-{train_size or 'full'}{'-typed' if typed_copies else ''}"
+        f"-e{training.epochs}"
         f"-{training.learning_rate_schedule}-text{layers}{_text_rates_suffix(training)}"
     )
 
@@ -266,7 +270,7 @@ def _examples_per_second(epochs: list[dict], epoch: int) -> float:
 def run(args) -> dict:
     """Runs the benchmark; writes model_quality.json and .md under args.out."""
     train_corpus, train_manifest = rendered_corpus(
-        args.shared_data, args.work, "train", args.train_size
+        args.shared_data, args.work, "train", args.train_size, args.typed_copies
     )
     test_corpus, test_manifest = rendered_corpus(
         args.shared_data, args.work, "test", args.test_size
@@ -283,7 +287,7 @@ def run(args) -> dict:
     for name in args.models:
         modalities = ABLATIONS[name]
         training = _training_config(args, modalities)
-        root = args.work / _root_name(name, args.train_size, training)
+        root = args.work / _root_name(name, args.train_size, training, args.typed_copies)
         serving_dir, training_info = _train(train_corpus, root, training, args.reuse_trained)
         results[name] = {
             "modalities": list(modalities),
@@ -331,6 +335,7 @@ def _write_report(args, train_manifest, test_manifest, rejected, results) -> dic
         "train_corpus": {
             "turns": train_manifest["turns"],
             "modalities": train_manifest["modalities"],
+            "typed_copies": train_manifest["config"].get("typed_copies", False),
         },
         "test_corpus": {
             "turns": test_manifest["turns"],
@@ -430,7 +435,13 @@ def _markdown(report: dict) -> str:
         f"{report['date']}; "
         f"{'full run' if report['full_run'] else 'REDUCED run (script check only)'}. "
         f"Test corpus: {report['test_corpus']['turns']} turns "
-        "rendered from BANKING77 test.csv and CLINC150 out-of-scope test queries, held-out voices.",
+        "rendered from BANKING77 test.csv and CLINC150 out-of-scope test queries, held-out voices. "
+        f"Training corpus: {report['train_corpus']['turns']} turns from train.csv"
+        + (
+            ", every voice or picture query also typed as a chat follow-up (typed copies)."
+            if report["train_corpus"].get("typed_copies")
+            else "."
+        ),
         "",
         "Models (the modalities each reads; how it was trained; pushed version = push time, UTC):",
         "",
@@ -545,6 +556,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=TrainingConfig().text_layer_rate_decay,
         help="each lower text-backbone layer's rate as a share of the one above",
+    )
+    parser.add_argument(
+        "--typed-copies",
+        action="store_true",
+        help="train on the corpus that also types every voice or picture query "
+        "(CorpusConfig.typed_copies; its own corpus and pipeline roots under --work)",
     )
     parser.add_argument(
         "--reuse-trained",

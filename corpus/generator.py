@@ -39,6 +39,9 @@ class CorpusConfig:
         speakers (held-out voices for test).
       compact: small pictures and low-rate audio (the sample committed to git).
       workers: processes rendering pictures and speech.
+      typed_copies: also type every query the plan gives as voice, a picture or a vague
+        line, as a chat follow-up in the same session (`session_plan._typed_copies`). A
+        training-data choice: the published BANKING77 figures train on every query typed.
     """
 
     size: int | None = None
@@ -46,6 +49,7 @@ class CorpusConfig:
     split: str = "train"
     compact: bool = False
     workers: int = 2
+    typed_copies: bool = False
 
 
 def _speakers(split: str) -> tuple[speech.Speaker, ...]:
@@ -110,7 +114,11 @@ def plan_corpus(
         rng,
     )
     return session_plan.plan_sessions(
-        contents, config.split, config.seed, len(_speakers(config.split))
+        contents,
+        config.split,
+        config.seed,
+        len(_speakers(config.split)),
+        typed_copies=config.typed_copies,
     )
 
 

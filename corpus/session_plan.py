@@ -28,6 +28,8 @@ OOS_PHOTO_SHARE = 0.15
 # Turns without a language field (the contract's default, en, applies).
 NO_LANGUAGE_SHARE = 0.10
 MAX_TURNS_PER_SESSION = 4
+# The channel of a typed copy (CorpusConfig.typed_copies): the customer follows up in chat.
+TYPED_COPY_CHANNEL = "chat"
 # Mix of turn contents when --size is given: banking queries, sentiment remarks, OOS.
 CONTENT_SHARES = {"banking": 0.78, "sentiment": 0.15, "out_of_scope": 0.07}
 
@@ -148,10 +150,50 @@ def _plan_turn(
     return content.text, image, None
 
 
+def _typed_copies(session: list[PlannedTurn], contents: list[LabelledText], seed: int):
+    """The typed follow-ups of one session: a chat turn with the full text of every turn
+    whose text the plan replaced (voice, picture, vague line), after the session's last turn.
+
+    They draw from their own random stream, so the session's planned turns (and their
+    rendered pictures and speech) are the same with and without copies.
+    """
+    copies = []
+    last = datetime.datetime.strptime(session[-1].timestamp, "%Y-%m-%dT%H:%M:%SZ")
+    for turn, content in zip(session, contents, strict=True):
+        if turn.text == content.text:
+            continue
+        rng = random.Random(f"{seed}:{turn.turn_id}:typed-copy")
+        last += datetime.timedelta(seconds=rng.randint(15, 240))
+        index = session[-1].turn_index + 1 + len(copies)
+        copies.append(
+            dataclasses.replace(
+                turn,
+                turn_id=f"{turn.session_id}-{index}",
+                turn_index=index,
+                timestamp=last.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                channel=TYPED_COPY_CHANNEL,
+                text=content.text,
+                image=None,
+                spoken_text=None,
+                render_seed=rng.getrandbits(63),
+            )
+        )
+    return copies
+
+
 def plan_sessions(
-    contents: list[LabelledText], split: str, seed: int, n_speakers: int
+    contents: list[LabelledText],
+    split: str,
+    seed: int,
+    n_speakers: int,
+    typed_copies: bool = False,
 ) -> list[PlannedTurn]:
-    """Groups contents into sessions of 1-4 turns and decides every turn's modalities."""
+    """Groups contents into sessions of 1-4 turns and decides every turn's modalities.
+
+    With `typed_copies`, every content the plan does not type in full (a voice turn, a
+    picture, a vague line) is also typed, as a chat follow-up in the same session: see
+    `_typed_copies`. The session keeps both turns on the same side of the train/eval split.
+    """
     rng = random.Random(f"{seed}:{split}:sessions")
     turns = []
     position = 0
@@ -163,11 +205,12 @@ def plan_sessions(
         session_id = f"{split}-s{session_number:05d}"
         start = _EPOCH + datetime.timedelta(seconds=rng.randrange(60 * 24 * 3600))
         language = None if rng.random() < NO_LANGUAGE_SHARE else "en"
+        session = []
         for index in range(length):
             content = contents[position + index]
             text, image, spoken = _plan_turn(content, channel, rng)
             start += datetime.timedelta(seconds=rng.randint(15, 240))
-            turns.append(
+            session.append(
                 PlannedTurn(
                     turn_id=f"{session_id}-{index}",
                     session_id=session_id,
@@ -184,6 +227,9 @@ def plan_sessions(
                     render_seed=rng.getrandbits(63),
                 )
             )
+        turns.extend(session)
+        if typed_copies:
+            turns.extend(_typed_copies(session, contents[position : position + length], seed))
         position += length
         session_number += 1
     return turns

@@ -57,6 +57,7 @@ def _cmd_corpus(args) -> int:
         split=args.split,
         compact=args.compact,
         workers=args.workers,
+        typed_copies=args.typed_copies,
     )
     try:
         manifest = generator.generate_corpus(args.banking77, args.shared_data, args.out, config)
@@ -190,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="small pictures and low-rate audio (for the committed sample)",
     )
     corpus.add_argument("--workers", type=int, default=2, help="rendering processes")
+    corpus.add_argument(
+        "--typed-copies",
+        action="store_true",
+        help="also type every voice or picture query, as a chat follow-up in its session",
+    )
     corpus.set_defaults(func=_cmd_corpus)
 
     ingest = commands.add_parser("ingest", help="convert a log folder to tf.Examples (Beam)")

@@ -119,6 +119,11 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
         _root_name("fused", None, layerwise)
         == "quality-fused-full-e6-linear_decay-textall-rate0.3x0.9"
     )
+    # A model trained on the typed-copies corpus never reuses one trained without them.
+    assert (
+        _root_name("fused", None, two, typed_copies=True)
+        == "quality-fused-full-typed-e6-linear_decay-text2"
+    )
 
 
 def test_the_voice_ratio_is_never_rounded_up_to_the_target():

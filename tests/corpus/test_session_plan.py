@@ -60,3 +60,37 @@ def test_modality_mix_covers_the_evaluated_combinations():
     assert sum(t.text is None for t in voice) / len(voice) == pytest.approx(0.7, abs=0.1)
     # Pictures only carry evidence for banking intents; sentiment remarks have none.
     assert all(t.image != "evidence" or t.intent not in (None, "out_of_scope") for t in turns)
+
+
+def test_typed_copies_type_every_query_in_its_own_session_and_change_nothing_else():
+    contents = _contents()
+    plain = session_plan.plan_sessions(contents, "train", 5, n_speakers=10)
+    typed = session_plan.plan_sessions(contents, "train", 5, n_speakers=10, typed_copies=True)
+    by_id = {turn.turn_id: turn for turn in typed}
+    # The planned turns (so their rendered pictures and speech) are the same.
+    assert all(by_id[turn.turn_id] == turn for turn in plain)
+    copies = [turn for turn in typed if turn.turn_id not in {t.turn_id for t in plain}]
+    not_typed = [turn for turn in plain if turn.text not in {c.text for c in contents}]
+    assert len(copies) == len(not_typed) > 0
+    # Each copy is a plain chat text turn with its query's full text and labels, in the
+    # session of the turn it copies, so the train/eval split keeps them together.
+    texts = {c.text: c for c in contents}
+    for copy in copies:
+        assert copy.modalities == "text" and copy.channel == session_plan.TYPED_COPY_CHANNEL
+        content = texts[copy.text]
+        assert (copy.intent, copy.sentiment) == (content.intent, content.sentiment)
+    originals = collections.Counter(
+        (turn.session_id, turn.intent, turn.sentiment) for turn in not_typed
+    )
+    assert originals == collections.Counter(
+        (copy.session_id, copy.intent, copy.sentiment) for copy in copies
+    )
+    sessions = collections.defaultdict(list)
+    for turn in typed:
+        sessions[turn.session_id].append(turn)
+    for session in sessions.values():
+        assert [t.turn_index for t in session] == list(range(len(session)))
+        assert all(t.turn_id == f"{t.session_id}-{t.turn_index}" for t in session)
+        assert [t.timestamp for t in session] == sorted(t.timestamp for t in session)
+    # Every query is now typed in full somewhere.
+    assert {t.text for t in typed} >= {c.text for c in contents}
