@@ -29,24 +29,19 @@ def rendered_corpus(
     folder = work / (
         f"corpus-{split}-{'full' if size is None else size}{'-typed' if typed_copies else ''}"
     )
+    config = generator.CorpusConfig(
+        size=size, seed=CORPUS_SEED, split=split, workers=2, typed_copies=typed_copies
+    )
     manifest_path = folder / generator.MANIFEST_FILE
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
-        settings = manifest["config"]
-        if (settings["seed"], settings["size"], settings.get("typed_copies", False)) == (
-            CORPUS_SEED,
-            size,
-            typed_copies,
-        ):
+        # Manifests written before typed copies existed have no such setting: none were made.
+        recorded = {"typed_copies": False} | manifest["config"]
+        if all(recorded[key] == getattr(config, key) for key in ("seed", "size", "typed_copies")):
             return folder, manifest
     start = time.perf_counter()
     manifest = generator.generate_corpus(
-        shared_data / "banking77" / f"{split}.csv",
-        shared_data,
-        folder,
-        generator.CorpusConfig(
-            size=size, seed=CORPUS_SEED, split=split, workers=2, typed_copies=typed_copies
-        ),
+        shared_data / "banking77" / f"{split}.csv", shared_data, folder, config
     )
     manifest["render_seconds"] = time.perf_counter() - start
     manifest_path.write_text(json.dumps(manifest, indent=2))

@@ -57,6 +57,7 @@ VAGUE_TEXTS = (
 )
 
 _EPOCH = datetime.datetime(2026, 10, 1, tzinfo=datetime.timezone.utc)
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,27 +151,32 @@ def _plan_turn(
     return content.text, image, None
 
 
-def _typed_copies(session: list[PlannedTurn], contents: list[LabelledText], seed: int):
+def _typed_copies(
+    session: list[PlannedTurn],
+    contents: list[LabelledText],
+    seed: int,
+    last: datetime.datetime,
+) -> list[PlannedTurn]:
     """The typed follow-ups of one session: a chat turn with the full text of every turn
-    whose text the plan replaced (voice, picture, vague line), after the session's last turn.
+    whose text the plan replaced (voice, picture, vague line), after the session's last
+    turn (sent at `last`).
 
     They draw from their own random stream, so the session's planned turns (and their
     rendered pictures and speech) are the same with and without copies.
     """
     copies = []
-    last = datetime.datetime.strptime(session[-1].timestamp, "%Y-%m-%dT%H:%M:%SZ")
     for turn, content in zip(session, contents, strict=True):
         if turn.text == content.text:
             continue
         rng = random.Random(f"{seed}:{turn.turn_id}:typed-copy")
         last += datetime.timedelta(seconds=rng.randint(15, 240))
-        index = session[-1].turn_index + 1 + len(copies)
+        index = len(session) + len(copies)
         copies.append(
             dataclasses.replace(
                 turn,
                 turn_id=f"{turn.session_id}-{index}",
                 turn_index=index,
-                timestamp=last.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                timestamp=last.strftime(_TIMESTAMP_FORMAT),
                 channel=TYPED_COPY_CHANNEL,
                 text=content.text,
                 image=None,
@@ -215,7 +221,7 @@ def plan_sessions(
                     turn_id=f"{session_id}-{index}",
                     session_id=session_id,
                     turn_index=index,
-                    timestamp=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    timestamp=start.strftime(_TIMESTAMP_FORMAT),
                     channel=channel,
                     language=language,
                     text=text,
@@ -229,7 +235,8 @@ def plan_sessions(
             )
         turns.extend(session)
         if typed_copies:
-            turns.extend(_typed_copies(session, contents[position : position + length], seed))
+            session_contents = contents[position : position + length]
+            turns.extend(_typed_copies(session, session_contents, seed, start))
         position += length
         session_number += 1
     return turns

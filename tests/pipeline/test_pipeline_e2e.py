@@ -6,7 +6,6 @@ not blessed and nothing new is pushed; drifted logs stop at the ExampleValidator
 
 import dataclasses
 import json
-import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -118,16 +117,12 @@ def test_worse_model_is_not_blessed_and_nothing_is_pushed(trained):
     assert _versions(trained) == before
 
 
-def test_drifted_logs_stop_at_the_example_validator(tmp_path, monkeypatch):
+def test_drifted_logs_stop_at_the_example_validator(tmp_path, system_tmp):
     """A voice-channel-only export: text and picture shares collapse, audio soars.
 
     The failed run also leaves nothing in the temporary directory (TFX alone would leave
     a 49 MB copy of itself there for each Beam component; pipeline/run_tempdir.py).
     """
-    multiprocessing.util.get_temp_dir()  # the process's own, made before the swap below
-    system_tmp = tmp_path / "system-tmp"
-    system_tmp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
     logs = tmp_path / "logs"
     shutil.copytree(SAMPLE / "attachments", logs / "attachments")
     voice = [t for t in _sample_turns() if t[features.CHANNEL_KEY] == "voice"]

@@ -1,6 +1,5 @@
 """The run-scoped temporary directory: used by this process and its children, then gone."""
 
-import multiprocessing.util
 import os
 import subprocess
 import sys
@@ -10,15 +9,6 @@ from pathlib import Path
 import pytest
 
 from pipeline.run_tempdir import TMPDIR_ENV, run_tempdir
-
-
-@pytest.fixture
-def system_tmp(tmp_path, monkeypatch):
-    multiprocessing.util.get_temp_dir()  # the process's own, kept for its whole life
-    folder = tmp_path / "system-tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def _child_tempdir() -> str:
