@@ -64,7 +64,9 @@ REPORTED_COMBINATIONS = ("text", "image+text", "image+vague_text", "audio", "ima
 TRAINING_INFO_FILE = "training_info.json"
 
 
-def _train(corpus: Path, root: Path, training: TrainingConfig, reuse: bool) -> tuple[str, dict]:
+def _train(
+    corpus: Path, root: Path, training: TrainingConfig, split: config.SplitBuckets, reuse: bool
+) -> tuple[str, dict]:
     paths = config.PipelinePaths(str(root))
     info_path = root / TRAINING_INFO_FILE
     if reuse and info_path.exists():
@@ -78,7 +80,12 @@ def _train(corpus: Path, root: Path, training: TrainingConfig, reuse: bool) -> t
             return paths.serving_model_dir, info
     start = time.perf_counter()
     local_runner.run_local(
-        str(corpus), paths, beam=config.BeamConfig(), training=training, blessing=NO_GATE
+        str(corpus),
+        paths,
+        beam=config.BeamConfig(),
+        training=training,
+        blessing=NO_GATE,
+        split=split,
     )
     wall = time.perf_counter() - start
     run_dir = run_outputs.latest_artifact_uris(
@@ -88,6 +95,7 @@ def _train(corpus: Path, root: Path, training: TrainingConfig, reuse: bool) -> t
     info = {
         "pipeline_seconds": wall,
         "derived_text_recognizers": derived_text_versions.installed(),
+        "split": str(split),
         "trainer": metrics,
     }
     info_path.write_text(json.dumps(info, indent=2) + "\n")
@@ -237,22 +245,30 @@ def _text_layers_flag(layers: int | None) -> str:
 
 
 def _root_name(
-    name: str, train_size: int | None, training: TrainingConfig, typed_copies: bool = False
+    name: str,
+    train_size: int | None,
+    training: TrainingConfig,
+    typed_copies: bool = False,
+    split: config.SplitBuckets = config.SplitBuckets(),
 ) -> str:
-    """The pipeline root of one model: a different recipe or training corpus never reuses
-    another's runs."""
+    """The pipeline root of one model: a different recipe, training corpus or split never
+    reuses another's runs."""
     layers = _text_layers_flag(training.model.trainable_text_layers)
+    split_suffix = "" if split == config.SplitBuckets() else f"-split{split.train}x{split.eval}"
     return (
         f"quality-{name}-{train_size or 'full'}{'-typed' if typed_copies else ''}"
         f"-e{training.epochs}"
         f"-{training.learning_rate_schedule}-text{layers}{_text_rates_suffix(training)}"
+        f"{split_suffix}"
     )
 
 
 def pushed_model_dir(work: Path, name: str) -> str:
     """Where this benchmark, run with its default flags, pushes model `name`."""
-    training = _training_config(_parser().parse_args([]), ABLATIONS[name])
-    return config.PipelinePaths(str(work / _root_name(name, None, training))).serving_model_dir
+    args = _parser().parse_args([])
+    training = _training_config(args, ABLATIONS[name])
+    root = _root_name(name, None, training, split=args.split)
+    return config.PipelinePaths(str(work / root)).serving_model_dir
 
 
 def _text_rates_suffix(training: TrainingConfig) -> str:
@@ -287,8 +303,12 @@ def run(args) -> dict:
     for name in args.models:
         modalities = ABLATIONS[name]
         training = _training_config(args, modalities)
-        root = args.work / _root_name(name, args.train_size, training, args.typed_copies)
-        serving_dir, training_info = _train(train_corpus, root, training, args.reuse_trained)
+        root = args.work / _root_name(
+            name, args.train_size, training, args.typed_copies, args.split
+        )
+        serving_dir, training_info = _train(
+            train_corpus, root, training, args.split, args.reuse_trained
+        )
         results[name] = {
             "modalities": list(modalities),
             "training": training_info,
@@ -388,8 +408,9 @@ _DECODING_NAME = re.compile(r"beam\d+(-prompt[0-9a-f]+)?")
 
 def _recipe(result: dict) -> str:
     """How a model of the report was trained: epochs, learning-rate schedule, fine-tuned
-    text-encoder layers and speech decoding (models trained before the schedule setting
-    existed used a constant rate; before the decoding was recorded, greedy decoding)."""
+    text-encoder layers, speech decoding and train/eval split (models trained before the
+    schedule setting existed used a constant rate; before the decoding was recorded,
+    greedy decoding)."""
     trained = result["training"]["trainer"]["config"]
     schedule = trained.get("learning_rate_schedule", "constant")
     layers = _text_layers_flag(trained["model"].get("trainable_text_layers"))
@@ -402,10 +423,13 @@ def _recipe(result: dict) -> str:
         if scale == decay == 1.0
         else f" at {scale:g} of the rate (top layer), x{decay:g} per lower layer"
     )
+    # Runs from before the split setting used LogExampleGen's default, 2:1.
+    split = result["training"].get("split", str(config.SplitBuckets()))
     return (
         f"{trained['epochs']} epochs, {schedule} learning rate from "
         f"{trained['learning_rate']:g}, {layers} text-encoder layers fine-tuned{text_rates}, "
-        f"{decoding.group(0) if decoding else 'greedy'} speech decoding"
+        f"{decoding.group(0) if decoding else 'greedy'} speech decoding, "
+        f"sessions split {split} train:eval"
     )
 
 
@@ -562,6 +586,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train on the corpus that also types every voice or picture query "
         "(CorpusConfig.typed_copies; its own corpus and pipeline roots under --work)",
+    )
+    parser.add_argument(
+        "--split",
+        type=config.SplitBuckets.parse,
+        default=config.PROFILES["full"].split,
+        help="train:eval hash buckets of session_id (default: the full profile's, "
+        f"{config.PROFILES['full'].split}); the eval split is what the Evaluator and the "
+        "out-of-scope calibration read",
     )
     parser.add_argument(
         "--reuse-trained",

@@ -88,6 +88,7 @@ def build_pipeline(settings: AirflowSettings) -> tfx.dsl.Pipeline:
         beam_pipeline_args=list(settings.beam_pipeline_args),
         training=profile.training,
         blessing=profile.blessing,
+        split=profile.split,
         log_pattern=settings.log_pattern,
         span_window_size=settings.span_window,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(

@@ -123,6 +123,7 @@ def _run_pipeline(args) -> int:
             beam=beam,
             training=profile.training,
             blessing=profile.blessing,
+            split=profile.split,
             enable_cache=not args.no_cache,
             span_window=args.span_window,
         )

@@ -170,11 +170,37 @@ class PipelinePaths:
 
 
 @dataclasses.dataclass(frozen=True)
+class SplitBuckets:
+    """How LogExampleGen divides sessions between the train and eval splits: hash buckets
+    of session_id, so a conversation is never in both."""
+
+    train: int = 2
+    eval: int = 1
+
+    def __post_init__(self):
+        if self.train < 1 or self.eval < 1:
+            raise ValueError(f"train and eval need at least one bucket each, not {self}")
+
+    @classmethod
+    def parse(cls, value: str) -> "SplitBuckets":
+        """ "9:1" -> SplitBuckets(train=9, eval=1)."""
+        try:
+            train, eval_ = (int(part) for part in value.split(":"))
+        except ValueError as error:
+            raise ValueError(f"a split is TRAIN:EVAL buckets, e.g. 9:1, not {value!r}") from error
+        return cls(train, eval_)
+
+    def __str__(self) -> str:
+        return f"{self.train}:{self.eval}"
+
+
+@dataclasses.dataclass(frozen=True)
 class RunProfile:
-    """Training effort and blessing bar for one kind of data."""
+    """Training effort, blessing bar and train/eval split for one kind of data."""
 
     training: TrainingConfig
     blessing: BlessingThresholds
+    split: SplitBuckets = SplitBuckets()
 
 
 PROFILES = {

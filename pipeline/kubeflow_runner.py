@@ -57,6 +57,7 @@ def build_pipeline(settings: KubeflowSettings) -> tfx.dsl.Pipeline:
         beam_pipeline_args=list(settings.beam_pipeline_args),
         training=profile.training,
         blessing=profile.blessing,
+        split=profile.split,
         # KFP v2 compiles only TFX's stock resolver strategies: one span per run.
         custom_resolvers=False,
     )

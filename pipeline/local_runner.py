@@ -22,6 +22,7 @@ def run_local(
     enable_cache: bool = True,
     span_window: int = config.DEFAULT_SPAN_WINDOW,
     log_pattern: str | None = None,
+    split: config.SplitBuckets = config.SplitBuckets(),
 ) -> None:
     """Runs the whole pipeline once; raises if any component fails.
 
@@ -31,6 +32,7 @@ def run_local(
       span_window: how many of the newest validated spans Transform and the Trainer read.
       log_pattern: the span's log files relative to log_dir; by default detected from
         the folder's layout (config.log_pattern_for).
+      split: train and eval hash buckets of session_id (the run profile's).
     """
     os.makedirs(paths.root, exist_ok=True)
     # What TFX, Beam and TF Transform leave in the temporary directory goes with the run.
@@ -54,5 +56,6 @@ def run_local(
                 enable_cache=enable_cache,
                 log_pattern=log_pattern or config.log_pattern_for(log_dir),
                 span_window_size=span_window,
+                split=split,
             )
         )

@@ -5,7 +5,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tensorflow_data_validation.anomalies.proto import custom_validation_config_pb2
 from tfx import v1 as tfx
 
-from components.log_example_gen.component import LogExampleGen
+from components.log_example_gen.component import LogExampleGen, default_output_config
 from components.validation_gate.component import ValidationGate
 from models.training_config import TrainingConfig
 from pipeline import baseline_model, config, span_window
@@ -39,6 +39,7 @@ def create_pipeline(
     log_pattern: str = config.FLAT_LOG_PATTERN,
     span_window_size: int = config.DEFAULT_SPAN_WINDOW,
     custom_resolvers: bool = True,
+    split: config.SplitBuckets = config.SplitBuckets(),
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline: ingest, validate, transform, train, evaluate, push.
 
@@ -69,12 +70,15 @@ def create_pipeline(
         compiles (Kubeflow V2 knows only LatestBlessedModelStrategy and
         LatestArtifactStrategy): Transform and the Trainer then read this run's span
         alone, and the baseline is the latest blessed model.
+      split: the share of sessions in the train and eval splits (the Evaluator and the
+        out-of-scope calibration read eval).
     """
     log_example_gen = LogExampleGen(
         input_base=log_dir,
         input_config=tfx.proto.Input(
             splits=[tfx.proto.Input.Split(name="logs", pattern=log_pattern)]
         ),
+        output_config=default_output_config(split.train, split.eval),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=log_example_gen.outputs["examples"])
     schema_importer = tfx.components.ImportSchemaGen(schema_file=schema_path)

@@ -74,7 +74,8 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
         "6 epochs, linear_decay learning rate from 0.0003, all text-encoder layers "
         "fine-tuned, beam5-prompt"
     )
-    assert recipe.endswith(" speech decoding")
+    assert recipe.endswith(" speech decoding, sessions split 2:1 train:eval")
+    assert _recipe(trained(config, split="9:1")).endswith("sessions split 9:1 train:eval")
     old = TrainingConfig().to_custom_config()
     del old["learning_rate_schedule"]
     config.update(text_learning_rate_scale=0.3, text_layer_rate_decay=0.9)
@@ -83,7 +84,7 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
     )
     assert _recipe(trained(old)) == (
         "3 epochs, constant learning rate from 0.0003, 2 text-encoder layers fine-tuned, "
-        "greedy speech decoding"
+        "greedy speech decoding, sessions split 2:1 train:eval"
     )
 
 
@@ -123,6 +124,14 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
     assert (
         _root_name("fused", None, two, typed_copies=True)
         == "quality-fused-full-typed-e6-linear_decay-text2"
+    )
+    # Nor one trained on another share of sessions; the default split keeps the old names.
+    assert (
+        _root_name("fused", None, two, split=config.SplitBuckets(9, 1))
+        == "quality-fused-full-e6-linear_decay-text2-split9x1"
+    )
+    assert _root_name("fused", None, two, split=config.SplitBuckets()) == _root_name(
+        "fused", None, two
     )
 
 
