@@ -1,8 +1,6 @@
 """The train/eval split of sessions: parsed from TRAIN:EVAL, carried by the run profile
 into LogExampleGen's output_config under every runner."""
 
-import json
-
 import pytest
 from google.protobuf import json_format
 from tfx.proto import example_gen_pb2
@@ -63,4 +61,3 @@ def test_each_runner_splits_sessions_as_its_profile_says(tmp_path, profile):
         assert _buckets(output) == {"train": expected.train, "eval": expected.eval}
         # Sessions, not turns, are hashed: a conversation is never in both splits.
         assert output.split_config.partition_feature_name == "session_id"
-        json.dumps(json_format.MessageToDict(output))
