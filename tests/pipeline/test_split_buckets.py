@@ -29,10 +29,8 @@ def test_every_split_needs_a_bucket(value):
 
 def _output_config(pipeline) -> example_gen_pb2.Output:
     (example_gen,) = [c for c in pipeline.components if c.id == "LogExampleGen"]
-    value = example_gen.exec_properties["output_config"]
-    if isinstance(value, str):  # TFX keeps protos as JSON once compiled
-        return json_format.Parse(value, example_gen_pb2.Output())
-    return value
+    # TFX keeps a component's proto parameters as JSON.
+    return json_format.Parse(example_gen.exec_properties["output_config"], example_gen_pb2.Output())
 
 
 def _buckets(output: example_gen_pb2.Output) -> dict:
