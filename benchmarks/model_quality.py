@@ -231,6 +231,8 @@ def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
         learning_rate_schedule=args.learning_rate_schedule,
         text_learning_rate_scale=args.text_learning_rate_scale,
         text_layer_rate_decay=args.text_layer_rate_decay,
+        # Only models that read typed text can have the auxiliary text intent head.
+        text_intent_loss_weight=args.text_intent_loss_weight if "text" in modalities else 0.0,
     )
 
 
@@ -259,7 +261,7 @@ def _root_name(
         f"quality-{name}-{train_size or 'full'}{'-typed' if typed_copies else ''}"
         f"-e{training.epochs}"
         f"-{training.learning_rate_schedule}-text{layers}{_text_rates_suffix(training)}"
-        f"{split_suffix}"
+        f"{_text_intent_suffix(training)}{split_suffix}"
     )
 
 
@@ -275,6 +277,12 @@ def _text_rates_suffix(training: TrainingConfig) -> str:
     """ "-rate0.3x0.9" for a text backbone trained at other rates than the rest, else ""."""
     scale, decay = training.text_learning_rate_scale, training.text_layer_rate_decay
     return "" if scale == decay == 1.0 else f"-rate{scale:g}x{decay:g}"
+
+
+def _text_intent_suffix(training: TrainingConfig) -> str:
+    """ "-textaux0.5" for a model trained with the auxiliary text intent head, else ""."""
+    weight = training.text_intent_loss_weight
+    return f"-textaux{weight:g}" if weight > 0 else ""
 
 
 def _examples_per_second(epochs: list[dict], epoch: int) -> float:
@@ -423,11 +431,14 @@ def _recipe(result: dict) -> str:
         if scale == decay == 1.0
         else f" at {scale:g} of the rate (top layer), x{decay:g} per lower layer"
     )
+    text_intent = trained.get("text_intent_loss_weight", 0.0)
+    auxiliary = f", auxiliary text intent loss x{text_intent:g}" if text_intent > 0 else ""
     # Runs from before the split setting used LogExampleGen's default, 2:1.
     split = result["training"].get("split", str(config.SplitBuckets()))
     return (
         f"{trained['epochs']} epochs, {schedule} learning rate from "
-        f"{trained['learning_rate']:g}, {layers} text-encoder layers fine-tuned{text_rates}, "
+        f"{trained['learning_rate']:g}, {layers} text-encoder layers fine-tuned{text_rates}"
+        f"{auxiliary}, "
         f"{decoding.group(0) if decoding else 'greedy'} speech decoding, "
         f"sessions split {split} train:eval"
     )
@@ -580,6 +591,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=TrainingConfig().text_layer_rate_decay,
         help="each lower text-backbone layer's rate as a share of the one above",
+    )
+    parser.add_argument(
+        "--text-intent-loss-weight",
+        type=float,
+        default=config.PROFILES["full"].training.text_intent_loss_weight,
+        help="weight of the auxiliary text intent head's loss (TrainingConfig); 0: none",
     )
     parser.add_argument(
         "--typed-copies",

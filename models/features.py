@@ -141,6 +141,11 @@ INTENT_WEIGHT_KEY = "intent_weight"
 SENTIMENT_WEIGHT_KEY = "sentiment_weight"
 LABEL_WEIGHT_KEYS = {INTENT_LABEL_KEY: INTENT_WEIGHT_KEY, SENTIMENT_LABEL_KEY: SENTIMENT_WEIGHT_KEY}
 
+# Training-only model output (TrainingConfig.text_intent_loss_weight): intent logits of the
+# typed text alone, from an auxiliary head on the text encoder's embedding of it. Never
+# exported: the served model has the fused intent and sentiment outputs only.
+TEXT_INTENT_AUXILIARY_KEY = "text_intent"
+
 # Which modalities a turn has, for slicing (TFMA): string [batch], the raw keys of the
 # present modalities in MODALITY_COMBINATION_ORDER joined by MODALITY_SEPARATOR
 # ("image+text", "audio", "image+audio+text"), NO_MODALITY when a turn has none.

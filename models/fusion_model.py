@@ -190,7 +190,10 @@ def _audio_encoder(config):
 
 
 def build_fusion_model(
-    config: FusionModelConfig, text_backbone=None, image_backbone=None
+    config: FusionModelConfig,
+    text_backbone=None,
+    image_backbone=None,
+    text_intent_head: bool = False,
 ) -> keras.Model:
     """Build the multimodal intent and sentiment model.
 
@@ -202,14 +205,23 @@ def build_fusion_model(
         image_backbone: a Keras 3 model over (image_size, image_size, 3) pixels scaled
             (x - 127) / 128; None loads EfficientNet-Lite0 with ImageNet weights.
             Unused without the image modality.
+        text_intent_head: add the training-only output
+            `features.TEXT_INTENT_AUXILIARY_KEY`: intent logits from a dense head on the
+            typed text's embedding alone, before fusion (needs the text modality).
+            `without_auxiliary_outputs` drops it again for serving.
 
     Returns:
         A functional `keras.Model` whose inputs are a dict keyed by the transformed
         feature keys of the enabled modalities and their presence flags
         (`model_input_specs`), and whose outputs are a dict of logits:
         `features.INTENT_KEY` (batch, num_intents) and `features.SENTIMENT_KEY`
-        (batch, num_sentiments).
+        (batch, num_sentiments), and with `text_intent_head`
+        `features.TEXT_INTENT_AUXILIARY_KEY` (batch, num_intents).
     """
+    if text_intent_head and TEXT not in config.modalities:
+        raise ValueError(
+            f"text_intent_head needs the {TEXT!r} modality, the model has {config.modalities}"
+        )
     inputs = {
         key: keras.Input(shape=shape, dtype=dtype, name=key)
         for key, (shape, dtype) in model_input_specs(config).items()
@@ -250,4 +262,21 @@ def build_fusion_model(
         name="fusion",
     )
     outputs = fusion(embeddings, presence)
+    if text_intent_head:
+        text_embedding = embeddings[config.modalities.index(TEXT)]
+        outputs = {
+            **outputs,
+            features.TEXT_INTENT_AUXILIARY_KEY: keras.layers.Dense(
+                config.num_intents, name="text_intent_head"
+            )(text_embedding),
+        }
     return keras.Model(inputs, outputs, name=f"mmcs_{config.fusion}_fusion")
+
+
+def without_auxiliary_outputs(model: keras.Model) -> keras.Model:
+    """The model with only the served outputs (intent and sentiment logits): the same
+    layers and weights, without the training-only text intent head."""
+    if features.TEXT_INTENT_AUXILIARY_KEY not in model.output:
+        return model
+    served = {key: model.output[key] for key in (features.INTENT_KEY, features.SENTIMENT_KEY)}
+    return keras.Model(model.input, served, name=model.name)

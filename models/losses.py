@@ -3,7 +3,8 @@
 Most turns carry only one of the two labels (banking queries have no sentiment label,
 production turns none), so each head's loss is the mean over the examples labelled for
 it, and 0 for a batch with none. The model's total loss is the sum of the two heads'
-(Keras adds the per-output losses of `losses_by_output()`).
+(Keras adds the per-output losses of `losses_by_output()`), plus, when training with the
+auxiliary text intent head, its loss times `TrainingConfig.text_intent_loss_weight`.
 """
 
 import keras
@@ -105,20 +106,36 @@ class MaskedSparseCategoricalAccuracy(keras.metrics.Metric):
         return {"name": self.name, "dtype": self.dtype}
 
 
-def losses_by_output() -> dict:
-    """A masked cross-entropy per model output, for `model.compile(loss=...)`."""
+def _outputs(text_intent_head: bool) -> tuple[str, ...]:
+    heads = (features.INTENT_KEY, features.SENTIMENT_KEY)
+    return (*heads, features.TEXT_INTENT_AUXILIARY_KEY) if text_intent_head else heads
+
+
+def losses_by_output(text_intent_head: bool = False) -> dict:
+    """A masked cross-entropy per model output, for `model.compile(loss=...)`; with
+    `text_intent_head`, one for the training-only text intent output too."""
     return {
-        features.INTENT_KEY: MaskedSparseCategoricalCrossentropy(name="intent_loss"),
-        features.SENTIMENT_KEY: MaskedSparseCategoricalCrossentropy(name="sentiment_loss"),
+        output: MaskedSparseCategoricalCrossentropy(name=f"{output}_loss")
+        for output in _outputs(text_intent_head)
     }
 
 
-def metrics_by_output() -> dict:
+def loss_weights_by_output(text_intent_weight: float) -> dict:
+    """`model.compile(loss_weights=...)`: the two heads at 1, the training-only text intent
+    output (when the weight is above 0) at `text_intent_weight`."""
+    weights = {features.INTENT_KEY: 1.0, features.SENTIMENT_KEY: 1.0}
+    if text_intent_weight > 0:
+        weights[features.TEXT_INTENT_AUXILIARY_KEY] = text_intent_weight
+    return weights
+
+
+def metrics_by_output(text_intent_head: bool = False) -> dict:
     """A masked accuracy per model output, for `model.compile(metrics=...)`.
 
-    Keras prefixes the output name: the logs read `intent_accuracy`, `sentiment_accuracy`.
+    Keras prefixes the output name: the logs read `intent_accuracy`, `sentiment_accuracy`
+    (and `text_intent_accuracy`).
     """
     return {
-        features.INTENT_KEY: [MaskedSparseCategoricalAccuracy(name="accuracy")],
-        features.SENTIMENT_KEY: [MaskedSparseCategoricalAccuracy(name="accuracy")],
+        output: [MaskedSparseCategoricalAccuracy(name="accuracy")]
+        for output in _outputs(text_intent_head)
     }

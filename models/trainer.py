@@ -27,7 +27,7 @@ from models import (
     warmup,
 )
 from models.distribution import distribution_strategy
-from models.fusion_model import build_fusion_model
+from models.fusion_model import build_fusion_model, without_auxiliary_outputs
 from models.training_config import TrainingConfig
 
 _LABEL_OUTPUTS = {
@@ -35,6 +35,21 @@ _LABEL_OUTPUTS = {
     features.SENTIMENT_KEY: features.SENTIMENT_LABEL_KEY,
 }
 TRAINING_METRICS_FILE = "training_metrics.json"
+
+
+def labels_by_output(transformed: dict, text_intent_head: bool = False) -> dict:
+    """Each model output's labels from the transformed features; the training-only text
+    intent output gets the intent label where the turn has typed text, and
+    `features.MISSING_LABEL` (masked in its loss) where it has none."""
+    labels = {output: transformed[label] for output, label in _LABEL_OUTPUTS.items()}
+    if text_intent_head:
+        intent = labels[features.INTENT_KEY]
+        labels[features.TEXT_INTENT_AUXILIARY_KEY] = tf.where(
+            transformed[features.TEXT_PRESENT_KEY] > 0,
+            intent,
+            tf.constant(features.MISSING_LABEL, intent.dtype),
+        )
+    return labels
 
 
 def transformed_dataset(
@@ -45,8 +60,13 @@ def transformed_dataset(
     shuffle: bool,
     cache: bool,
     seed: int = 0,
+    text_intent_head: bool = False,
 ) -> tf.data.Dataset:
-    """Raw examples -> Transform graph -> (model inputs, labels per output) batches."""
+    """Raw examples -> Transform graph -> (model inputs, labels per output) batches.
+
+    With `text_intent_head`, the labels include the training-only text intent output's
+    (`labels_by_output`).
+    """
     files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
     if not files:
         raise ValueError(f"no example files match {file_patterns}")
@@ -55,8 +75,7 @@ def transformed_dataset(
 
     def split(transformed):
         inputs = {key: transformed[key] for key in model_inputs}
-        labels = {output: transformed[label] for output, label in _LABEL_OUTPUTS.items()}
-        return inputs, labels
+        return inputs, labels_by_output(transformed, text_intent_head)
 
     dataset = (
         tf.data.TFRecordDataset(files, compression_type="GZIP")
@@ -123,7 +142,8 @@ class _FailAfterSteps(keras.callbacks.Callback):
 
 def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model:
     """Builds and fits the model under the configured distribution strategy; TensorBoard
-    logs go to the Trainer's run directory."""
+    logs go to the Trainer's run directory. Returns the model with its served outputs
+    (the training-only text intent head, if any, left out)."""
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     keras.utils.set_random_seed(config.model.seed or 0)
     strategy = distribution_strategy(config.distribution)
@@ -135,7 +155,7 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
     # Variables made in the scope (the model's in build, the optimizer's in compile) are
     # the strategy's distributed variables.
     with strategy.scope():
-        model = build_fusion_model(config.model)
+        model = build_fusion_model(config.model, text_intent_head=config.text_intent_head)
         model.compile(
             optimizer=layerwise_rates.optimizer(
                 model,
@@ -144,8 +164,9 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
                 text_rate_scale=config.text_learning_rate_scale,
                 text_layer_decay=config.text_layer_rate_decay,
             ),
-            loss=losses.losses_by_output(),
-            metrics=losses.metrics_by_output(),
+            loss=losses.losses_by_output(config.text_intent_head),
+            loss_weights=losses.loss_weights_by_output(config.text_intent_loss_weight),
+            metrics=losses.metrics_by_output(config.text_intent_head),
         )
     model_inputs = sorted(model.input)
     train_data = transformed_dataset(
@@ -155,6 +176,7 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
         config.batch_size,
         shuffle=True,
         cache=config.cache_transformed,
+        text_intent_head=config.text_intent_head,
     )
     eval_data = transformed_dataset(
         fn_args.eval_files,
@@ -163,6 +185,7 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
         config.batch_size,
         shuffle=False,
         cache=config.cache_transformed,
+        text_intent_head=config.text_intent_head,
     )
     throughput = _ThroughputLog(config.batch_size)
     callbacks = [
@@ -184,7 +207,7 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_METRICS_FILE), "w") as f:
         json.dump({"config": config.to_custom_config(), "epochs": throughput.epochs}, f, indent=2)
-    return model
+    return without_auxiliary_outputs(model)
 
 
 def calibrate_out_of_scope(

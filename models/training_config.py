@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from models.fusion_model import FusionModelConfig
+from models.fusion_model import TEXT, FusionModelConfig
 from models.learning_rate import SCHEDULES
 
 # tf.distribute strategies the Trainer can build the model under (models/distribution.py).
@@ -26,6 +26,11 @@ class TrainingConfig:
       text_layer_rate_decay: each lower transformer layer of the text backbone trains at
         this share of the rate of the layer above it (layer-wise decay; 1.0: none). See
         models/layerwise_rates.py.
+      text_intent_loss_weight: above 0, an auxiliary intent head on the typed text's
+        embedding alone (before fusion) is trained beside the fused heads, and its loss,
+        over the labelled turns that have typed text, is added with this weight. It is a
+        training-time signal for the text encoder only: the exported model does not
+        have the head. 0: no such head.
       out_of_scope_false_rejection: the share of in-scope eval turns the calibrated
         out-of-scope threshold may flag (models/out_of_scope_calibration.py).
       out_of_scope_threshold: the threshold used when the eval split has too few labelled
@@ -51,6 +56,7 @@ class TrainingConfig:
     weight_decay: float = 1e-4
     text_learning_rate_scale: float = 1.0
     text_layer_rate_decay: float = 1.0
+    text_intent_loss_weight: float = 0.0
     out_of_scope_false_rejection: float = 0.05
     out_of_scope_threshold: float = 0.3
     out_of_scope_fixed_threshold: bool = False
@@ -91,6 +97,21 @@ class TrainingConfig:
             raise ValueError(
                 f"text_layer_rate_decay must be in (0, 1], got {self.text_layer_rate_decay}"
             )
+
+        if self.text_intent_loss_weight < 0:
+            raise ValueError(
+                f"text_intent_loss_weight must be >= 0, got {self.text_intent_loss_weight}"
+            )
+        if self.text_intent_loss_weight > 0 and TEXT not in self.model.modalities:
+            raise ValueError(
+                f"text_intent_loss_weight needs the {TEXT!r} modality, the model has "
+                f"{list(self.model.modalities)}"
+            )
+
+    @property
+    def text_intent_head(self) -> bool:
+        """Whether training adds the auxiliary text intent head."""
+        return self.text_intent_loss_weight > 0
 
     def to_custom_config(self) -> dict:
         """The JSON-able form, for the Trainer's custom_config."""

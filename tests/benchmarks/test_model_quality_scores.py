@@ -86,6 +86,10 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
         "3 epochs, constant learning rate from 0.0003, 2 text-encoder layers fine-tuned, "
         "greedy speech decoding, sessions split 2:1 train:eval"
     )
+    config.update(text_intent_loss_weight=0.5)
+    assert "x0.9 per lower layer, auxiliary text intent loss x0.5, beam5-prompt" in (
+        _recipe(trained(config, derived_text_recognizers=derived_text_versions.installed()))
+    )
 
 
 def test_each_recipe_trains_in_its_own_pipeline_root():
@@ -94,13 +98,16 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
     from benchmarks.model_quality import ABLATIONS, _root_name, _training_config
     from pipeline import config
 
-    def args(layers: str, scale: float = 1.0, decay: float = 1.0) -> argparse.Namespace:
+    def args(
+        layers: str, scale: float = 1.0, decay: float = 1.0, text_intent: float = 0.0
+    ) -> argparse.Namespace:
         return argparse.Namespace(
             trainable_text_layers=layers,
             epochs=6,
             learning_rate_schedule="linear_decay",
             text_learning_rate_scale=scale,
             text_layer_rate_decay=decay,
+            text_intent_loss_weight=text_intent,
         )
 
     full = config.PROFILES["full"].training
@@ -133,6 +140,15 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
     assert _root_name("fused", None, two, split=config.SplitBuckets()) == _root_name(
         "fused", None, two
     )
+    # The auxiliary text intent head is a recipe of its own; models without typed text
+    # (the image and audio ablations) never get it.
+    auxiliary = _training_config(args("2", text_intent=1.0), ABLATIONS["fused"])
+    assert (
+        _root_name("fused", 4000, auxiliary, split=config.SplitBuckets(9, 1))
+        == "quality-fused-4000-e6-linear_decay-text2-textaux1-split9x1"
+    )
+    audio_only = _training_config(args("2", text_intent=1.0), ABLATIONS["audio_only"])
+    assert audio_only.text_intent_loss_weight == 0.0
 
 
 def test_the_voice_ratio_is_never_rounded_up_to_the_target():

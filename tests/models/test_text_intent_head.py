@@ -1,0 +1,140 @@
+"""The training-only text intent head (TrainingConfig.text_intent_loss_weight): what it
+reads, that the served model leaves it out, its labels and its share of the loss."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import features
+from models.fusion_model import (
+    AUDIO,
+    IMAGE,
+    TEXT,
+    FusionModelConfig,
+    build_fusion_model,
+    without_auxiliary_outputs,
+)
+from models.losses import loss_weights_by_output, losses_by_output, metrics_by_output
+from models.trainer import labels_by_output
+from models.training_config import TrainingConfig
+from tests.models.test_fusion_model import (
+    ALL_PRESENCE_PATTERNS,
+    predict,
+    random_batch,
+    random_labels,
+    tiny_config,
+    tiny_image_backbone,
+    tiny_text_backbone,
+)
+
+AUXILIARY = features.TEXT_INTENT_AUXILIARY_KEY
+
+
+def model_with_head(**overrides) -> keras.Model:
+    config = tiny_config(**overrides)
+    return build_fusion_model(
+        config,
+        tiny_text_backbone(),
+        tiny_image_backbone(config.image_size),
+        text_intent_head=True,
+    )
+
+
+def test_the_head_reads_the_typed_text_alone():
+    config = tiny_config()
+    model = model_with_head()
+    batch = random_batch(config, ALL_PRESENCE_PATTERNS, seed=0)
+    other = random_batch(config, ALL_PRESENCE_PATTERNS, seed=1)
+    # Same typed text, every other modality's content different.
+    for key in (features.TEXT_TOKEN_IDS_KEY, features.TEXT_SEGMENT_IDS_KEY):
+        other[key] = batch[key]
+    other[features.TEXT_PADDING_MASK_KEY] = batch[features.TEXT_PADDING_MASK_KEY]
+    first, second = predict(model, batch), predict(model, other)
+
+    assert first[AUXILIARY].shape == (len(ALL_PRESENCE_PATTERNS), config.num_intents)
+    np.testing.assert_allclose(first[AUXILIARY], second[AUXILIARY], atol=1e-6)
+    assert not np.allclose(first[features.INTENT_KEY], second[features.INTENT_KEY], atol=1e-4)
+
+
+def test_the_served_model_leaves_the_head_out_and_shares_every_other_weight():
+    config = tiny_config()
+    model = model_with_head()
+    served = without_auxiliary_outputs(model)
+    batch = random_batch(config, ALL_PRESENCE_PATTERNS)
+
+    outputs, served_outputs = predict(model, batch), predict(served, batch)
+    assert set(served_outputs) == {features.INTENT_KEY, features.SENTIMENT_KEY}
+    for key, value in served_outputs.items():
+        np.testing.assert_array_equal(value, outputs[key], err_msg=key)
+    head = model.get_layer("text_intent_head")
+    head_variables = {id(v) for v in head.weights}
+    assert {id(v) for v in served.weights} == {
+        id(v) for v in model.weights if id(v) not in head_variables
+    }
+    # A model without the head is served as it is.
+    assert without_auxiliary_outputs(served) is served
+
+
+def test_the_head_and_its_weight_need_typed_text():
+    config = tiny_config(modalities=(IMAGE, AUDIO))
+    with pytest.raises(ValueError, match="text_intent_head needs the 'text' modality"):
+        build_fusion_model(
+            config, image_backbone=tiny_image_backbone(config.image_size), text_intent_head=True
+        )
+    with pytest.raises(ValueError, match="text_intent_loss_weight must be >= 0"):
+        TrainingConfig(text_intent_loss_weight=-0.5)
+    with pytest.raises(ValueError, match="needs the 'text' modality"):
+        TrainingConfig(model=FusionModelConfig(modalities=(AUDIO,)), text_intent_loss_weight=1.0)
+    assert not TrainingConfig().text_intent_head
+    weighted = TrainingConfig(text_intent_loss_weight=0.5)
+    assert weighted.text_intent_head
+    assert TrainingConfig.from_custom_config(weighted.to_custom_config()) == weighted
+
+
+def test_labels_keep_the_intent_only_where_the_turn_has_typed_text():
+    transformed = {
+        features.INTENT_LABEL_KEY: tf.constant([3, 5, features.MISSING_LABEL, 7], tf.int64),
+        features.SENTIMENT_LABEL_KEY: tf.constant([0, -1, 2, -1], tf.int64),
+        features.TEXT_PRESENT_KEY: tf.constant([1.0, 0.0, 1.0, 1.0]),
+    }
+    plain = labels_by_output(transformed)
+    assert set(plain) == {features.INTENT_KEY, features.SENTIMENT_KEY}
+
+    labels = labels_by_output(transformed, text_intent_head=True)
+    np.testing.assert_array_equal(labels[features.INTENT_KEY], [3, 5, -1, 7])
+    np.testing.assert_array_equal(labels[AUXILIARY], [3, -1, -1, 7])
+    assert labels[AUXILIARY].dtype == tf.int64
+
+
+def test_the_loss_adds_the_weighted_head_loss_and_training_lowers_it():
+    config = tiny_config()
+    model = model_with_head()
+    presence = ALL_PRESENCE_PATTERNS[1:]
+    batch = random_batch(config, presence)
+    labels = random_labels(config, len(presence))
+    text_present = presence[:, config.modalities.index(TEXT)] > 0
+    labels[AUXILIARY] = np.where(text_present, labels[features.INTENT_KEY], -1)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=losses_by_output(text_intent_head=True),
+        loss_weights=loss_weights_by_output(0.5),
+        metrics=metrics_by_output(text_intent_head=True),
+    )
+    evaluate = {"x": batch, "y": labels, "batch_size": len(presence), "verbose": 0}
+
+    before = model.evaluate(**evaluate, return_dict=True)
+    np.testing.assert_allclose(
+        before["loss"],
+        before["intent_loss"] + before["sentiment_loss"] + 0.5 * before["text_intent_loss"],
+        rtol=1e-5,
+    )
+    assert "text_intent_accuracy" in before
+    model.fit(batch, labels, batch_size=6, epochs=15, shuffle=False, verbose=0)
+    after = model.evaluate(**evaluate, return_dict=True)
+    assert after["text_intent_loss"] < 0.5 * before["text_intent_loss"]
+
+
+def test_loss_weights_leave_the_heads_at_one():
+    assert loss_weights_by_output(0.0) == {features.INTENT_KEY: 1.0, features.SENTIMENT_KEY: 1.0}
+    assert loss_weights_by_output(2.0)[AUXILIARY] == 2.0
