@@ -16,13 +16,21 @@ every test query as text. This benchmark sends each row of `test.csv` to a pushe
 - against the first model named: queries only one of the two gets right, and the exact
   McNemar p-value of that split.
 
+The report keeps each model's answer to every query (`answers`, in test.csv order), so a
+model trained in an earlier checkout, whose SavedModel is gone, can still be compared
+query by query: `--recorded NAME=REPORT.json:MODEL` takes MODEL's answers from an earlier
+report of this benchmark (over the same queries) and puts it first, as the model the
+others are compared with.
+
   python -m benchmarks.banking77_text --shared-data ../shared/data \
-      [--model fused=runs/bench/quality-fused-full-e6-linear_decay-text2/serving/mmcs ...]
+      [--model fused=runs/bench/quality-fused-full-e6-linear_decay-text2/serving/mmcs ...] \
+      [--recorded baseline=benchmarks/results/banking77_text.json:fused]
 """
 
 import argparse
 import dataclasses
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -104,6 +112,37 @@ def read_queries(test_csv: Path, rendered_text: set[str]) -> list[Query]:
     ]
 
 
+def query_set_digest(queries: list[Query]) -> str:
+    """SHA-256 of the queries and their labels, in order: recorded answers are compared
+    only over the same query set."""
+    text = "\n".join(f"{q.text}\t{q.intent}" for q in queries)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def recorded_model(report_path: Path, model: str, queries: list[Query]) -> tuple[dict, np.ndarray]:
+    """A model's scores and which queries it got right, from an earlier report's answers.
+
+    Raises:
+        ValueError: the report is over other queries, has no such model, or the model's
+            answers were not recorded (reports written before answers were kept).
+    """
+    report = json.loads(report_path.read_text())
+    if report.get("queries_sha256") != query_set_digest(queries):
+        raise ValueError(f"{report_path} was written over other test queries than these")
+    if model not in report.get("models", {}):
+        raise ValueError(
+            f"{report_path} has no model {model!r} (it has {sorted(report.get('models', {}))})"
+        )
+    # Its comparisons were with the models of that report, not of this one.
+    result = {k: v for k, v in report["models"][model].items() if not k.startswith("against_")}
+    answers = result.get("answers")
+    if answers is None or len(answers) != len(queries):
+        raise ValueError(f"{report_path} does not record model {model!r}'s answer to each query")
+    result["recorded_in"] = f"{report_path} ({report['date']})"
+    right = np.array([a == q.intent for a, q in zip(answers, queries, strict=True)])
+    return result, right
+
+
 def _accuracy(right: np.ndarray, chosen: np.ndarray) -> dict:
     correct, total = int(right[chosen].sum()), int(chosen.sum())
     return {"queries": total, "correct": correct, "accuracy": correct / total if total else None}
@@ -149,6 +188,7 @@ def evaluate(model_dir: str, queries: list[Query]) -> tuple[dict, np.ndarray]:
         "rendered_otherwise": _accuracy(right, ~rendered),
         "truncated": _accuracy(right, truncated),
         "not_truncated": _accuracy(right, ~truncated),
+        "answers": best,
     }, right
 
 
@@ -164,12 +204,17 @@ def best_in_scope_intents(predictions: list[dict]) -> list[str]:
 def run(args) -> dict:
     rendered = text_turn_texts(args.work / "corpus-test-full")
     queries = read_queries(args.shared_data / "banking77" / "test.csv", rendered)
-    models = args.model or [(name, pushed_model_dir(args.work, name)) for name in DEFAULT_MODELS]
+    recorded = args.recorded or []
+    models = args.model or (
+        [] if recorded else [(name, pushed_model_dir(args.work, name)) for name in DEFAULT_MODELS]
+    )
     results, rights = {}, {}
+    for name, (report_path, model) in recorded:
+        results[name], rights[name] = recorded_model(report_path, model, queries)
     for name, model_dir in models:
         results[name], rights[name] = evaluate(model_dir, queries)
         results[name]["model_dir"] = model_dir
-    first = models[0][0]
+    first = next(iter(results))
     for name, result in results.items():
         if name != first:
             result["against_" + first] = mcnemar(rights[first], rights[name])
@@ -177,6 +222,7 @@ def run(args) -> dict:
         "benchmark": "banking77_text",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "test_queries": len(queries),
+        "queries_sha256": query_set_digest(queries),
         "rendered_as_text_turns": sum(q.rendered_as_text_turn for q in queries),
         "truncated_queries": sum(q.wordpieces > features.TEXT_SEQUENCE_LENGTH - 2 for q in queries),
         "text_sequence_length": features.TEXT_SEQUENCE_LENGTH,
@@ -245,7 +291,10 @@ def markdown(report: dict) -> str:
                 f"{m['p_value']:.3f} |"
             )
     lines += ["", "Models:", ""]
-    lines += [f"- {name}: `{report['models'][name]['model_dir']}`" for name in names]
+    for name in names:
+        model = report["models"][name]
+        recorded = f", answers recorded in {model['recorded_in']}" if "recorded_in" in model else ""
+        lines.append(f"- {name}: `{model['model_dir']}`{recorded}")
     return "\n".join(lines) + "\n"
 
 
@@ -254,6 +303,14 @@ def _named_model(value: str) -> tuple[str, str]:
     if not sep or not name or not path:
         raise argparse.ArgumentTypeError(f"expected NAME=MODEL_DIR, got {value!r}")
     return name, path
+
+
+def _recorded_model(value: str) -> tuple[str, tuple[Path, str]]:
+    name, sep, rest = value.partition("=")
+    path, colon, model = rest.rpartition(":")
+    if not sep or not name or not colon or not path or not model:
+        raise argparse.ArgumentTypeError(f"expected NAME=REPORT.json:MODEL, got {value!r}")
+    return name, (Path(path), model)
 
 
 def main() -> None:
@@ -276,7 +333,17 @@ def main() -> None:
         "repeat it; the first is the one the others are compared with (default: the "
         "fused model and the text-only ablation of `make bench-quality` under --work)",
     )
+    parser.add_argument(
+        "--recorded",
+        type=_recorded_model,
+        action="append",
+        help="NAME=REPORT.json:MODEL: MODEL's answers from an earlier report of this "
+        "benchmark, compared first (before the --model ones); repeat it",
+    )
     args = parser.parse_args()
+    names = [name for name, _ in (args.recorded or []) + (args.model or [])]
+    if len(set(names)) != len(names):
+        parser.error(f"model names must differ, got {names}")
     print(markdown(run(args)))
 
 

@@ -77,3 +77,61 @@ def test_default_models_are_where_the_quality_benchmark_pushes_them(tmp_path):
     assert text_only.startswith(str(tmp_path / "quality-text_only-full-"))
     assert fused.endswith("/serving/mmcs")
     assert banking77_text.DEFAULT_MODELS == ("fused", "text_only")
+
+
+def _queries(*pairs) -> list:
+    return [banking77_text.Query(text, intent, 3, False) for text, intent in pairs]
+
+
+def test_the_query_digest_changes_with_texts_labels_and_order():
+    queries = _queries(("lost my card", "lost_or_stolen_card"), ("where is it", "card_arrival"))
+    digest = banking77_text.query_set_digest(queries)
+    assert digest == banking77_text.query_set_digest(list(queries))
+    assert digest != banking77_text.query_set_digest(queries[::-1])
+    relabelled = _queries(("lost my card", "card_arrival"), ("where is it", "card_arrival"))
+    assert digest != banking77_text.query_set_digest(relabelled)
+
+
+def test_a_recorded_models_answers_are_scored_against_these_queries(tmp_path):
+    queries = _queries(
+        ("lost my card", "lost_or_stolen_card"),
+        ("where is it", "card_arrival"),
+        ("top up failed", "top_up_failed"),
+    )
+    report = {
+        "date": "2026-12-01T00:00:00+00:00",
+        "queries_sha256": banking77_text.query_set_digest(queries),
+        "models": {
+            "old": {
+                "correct": 2,
+                "model_dir": "runs/old",
+                "answers": ["lost_or_stolen_card", "card_delivery_estimate", "top_up_failed"],
+                "against_other": {"p_value": 0.5},
+            },
+            "older": {"correct": 2, "model_dir": "runs/older"},
+        },
+    }
+    path = tmp_path / "banking77_text.json"
+    path.write_text(json.dumps(report))
+
+    result, right = banking77_text.recorded_model(path, "old", queries)
+    np.testing.assert_array_equal(right, [True, False, True])
+    assert result["model_dir"] == "runs/old"
+    assert result["recorded_in"] == f"{path} (2026-12-01T00:00:00+00:00)"
+    assert "against_other" not in result
+    with pytest.raises(ValueError, match="does not record model 'older'"):
+        banking77_text.recorded_model(path, "older", queries)
+    with pytest.raises(ValueError, match="has no model 'newest'"):
+        banking77_text.recorded_model(path, "newest", queries)
+    with pytest.raises(ValueError, match="other test queries"):
+        banking77_text.recorded_model(path, "old", queries[:2])
+
+
+def test_recorded_flag_needs_a_name_a_report_and_a_model():
+    assert banking77_text._recorded_model("base=results/b.json:fused") == (
+        "base",
+        (banking77_text.Path("results/b.json"), "fused"),
+    )
+    for bad in ("results/b.json:fused", "base=results/b.json", "base=:fused", "base=b.json:"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            banking77_text._recorded_model(bad)
