@@ -40,11 +40,15 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import f1_score
 
-import schemas
-from benchmarks.model_quality import REFERENCE_ACCURACY, intent_scores, pushed_model_dir
+from benchmarks.model_quality import (
+    REFERENCE_ACCURACY,
+    best_in_scope_intents,
+    intent_scores,
+    pushed_model_dir,
+)
 from corpus.session_plan import VAGUE_TEXTS
 from corpus.sources import read_banking77
-from models import features, signatures, text_preprocessing
+from models import features, text_preprocessing
 from serving import batch_predict
 
 REFERENCE_NAME = "BERT-large fine-tuned"
@@ -190,15 +194,6 @@ def evaluate(model_dir: str, queries: list[Query]) -> tuple[dict, np.ndarray]:
         "not_truncated": _accuracy(right, ~truncated),
         "answers": best,
     }, right
-
-
-def best_in_scope_intents(predictions: list[dict]) -> list[str]:
-    """Each prediction's most probable intent among the 77 (out_of_scope left out)."""
-    intents = schemas.intent_labels()
-    oos = intents.index(features.OUT_OF_SCOPE_INTENT)
-    probabilities = np.array([p[signatures.INTENT_PROBABILITIES_OUTPUT] for p in predictions])
-    probabilities[:, oos] = -1.0
-    return [intents[i] for i in probabilities.argmax(axis=1)]
 
 
 def run(args) -> dict:

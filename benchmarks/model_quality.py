@@ -156,6 +156,26 @@ def intent_scores(turns, predictions) -> dict:
     return result
 
 
+def best_in_scope_intents(predictions: list[dict]) -> list[str]:
+    """Each prediction's most probable intent among the 77 (out_of_scope left out)."""
+    intents = schemas.intent_labels()
+    oos = intents.index(features.OUT_OF_SCOPE_INTENT)
+    probabilities = np.array([p[signatures.INTENT_PROBABILITIES_OUTPUT] for p in predictions])
+    probabilities[:, oos] = -1.0
+    return [intents[i] for i in probabilities.argmax(axis=1)]
+
+
+def turn_records(turns: list, vague_texts: set[str]) -> dict:
+    """The test corpus's turns as the report keeps them, in prediction order: what each
+    model's `answers` line up with (benchmarks/paired_turns.py compares two models turn by
+    turn from them)."""
+    return {
+        "turn_ids": [t.turn_id for t in turns],
+        "intents": [t.intent for t in turns],
+        "combinations": [_combination(t, vague_texts) for t in turns],
+    }
+
+
 def _evaluate(serving_dir: str, turns: list, vague_texts: set[str]) -> dict:
     predictor = batch_predict.Predictor(serving_dir)
     derived_text_versions.check_model(predictor.version_dir)
@@ -174,6 +194,11 @@ def _evaluate(serving_dir: str, turns: list, vague_texts: set[str]) -> dict:
         "overall": intent_scores(turns, predictions),
         "by_combination": by_combination,
         "predict_turns_per_second": len(turns) / seconds,
+        # Each turn's answers, in the order of the report's `test_turns`.
+        "answers": {
+            "best_in_scope": best_in_scope_intents(predictions),
+            "served": [p[signatures.INTENT_OUTPUT] for p in predictions],
+        },
     }
 
 
@@ -303,6 +328,7 @@ def run(args) -> dict:
     from corpus.session_plan import VAGUE_TEXTS
 
     vague = set(VAGUE_TEXTS)
+    test_turns = turn_records(turns, vague)
     results = {}
     kept = {}
     if args.update and (args.out / "model_quality.json").exists():
@@ -346,11 +372,11 @@ def run(args) -> dict:
                 ),
             }
         # Written after every model, so a long run leaves its finished part behind.
-        _write_report(args, train_manifest, test_manifest, rejected, results)
-    return _write_report(args, train_manifest, test_manifest, rejected, results)
+        _write_report(args, train_manifest, test_manifest, rejected, test_turns, results)
+    return _write_report(args, train_manifest, test_manifest, rejected, test_turns, results)
 
 
-def _write_report(args, train_manifest, test_manifest, rejected, results) -> dict:
+def _write_report(args, train_manifest, test_manifest, rejected, test_turns, results) -> dict:
     # Fused first, then the ablations, whichever were re-run (--update).
     results = {name: results[name] for name in ABLATIONS if name in results}
     fused = results.get("fused", {}).get("by_combination", {})
@@ -370,6 +396,7 @@ def _write_report(args, train_manifest, test_manifest, rejected, results) -> dic
             "modalities": test_manifest["modalities"],
             "rejected": len(rejected),
         },
+        "test_turns": test_turns,
         "reference_accuracy": REFERENCE_ACCURACY,
         # On in-scope turns, best in-scope intent: the published figures' setting.
         "targets": {

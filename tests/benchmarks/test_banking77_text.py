@@ -8,7 +8,7 @@ import pytest
 
 import schemas
 from benchmarks import banking77_text
-from models import features, signatures
+from models import features
 
 INTENTS = schemas.intent_labels()
 
@@ -53,14 +53,6 @@ def test_text_turns_are_in_scope_typed_text_without_attachments(tmp_path):
     ]
     (tmp_path / "turns-00000.jsonl").write_text("\n".join(json.dumps(r) for r in records))
     assert banking77_text.text_turn_texts(tmp_path) == {"my card is lost"}
-
-
-def test_best_in_scope_intent_never_answers_out_of_scope():
-    probabilities = np.full(len(INTENTS), 0.001)
-    probabilities[INTENTS.index(features.OUT_OF_SCOPE_INTENT)] = 0.9
-    probabilities[INTENTS.index("card_arrival")] = 0.05
-    prediction = {signatures.INTENT_PROBABILITIES_OUTPUT: probabilities.tolist()}
-    assert banking77_text.best_in_scope_intents([prediction]) == ["card_arrival"]
 
 
 def test_model_flag_needs_a_name_and_a_folder():

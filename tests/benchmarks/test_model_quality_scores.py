@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import schemas
-from benchmarks.model_quality import intent_scores
+from benchmarks.model_quality import best_in_scope_intents, intent_scores, turn_records
+from corpus.session_plan import VAGUE_TEXTS
 from models import features, signatures
 from serving.batch_predict import TurnInputs
 
@@ -157,3 +158,25 @@ def test_the_voice_ratio_is_never_rounded_up_to_the_target():
     assert _ratio_against_target(0.8472) == "0.847 (target >= 0.85: missed)"
     assert _ratio_against_target(0.85) == "0.850 (target >= 0.85: met)"
     assert _ratio_against_target(None) == "-"
+
+
+def test_best_in_scope_intent_never_answers_out_of_scope():
+    probabilities = np.full(len(INTENTS), 0.001)
+    probabilities[INTENTS.index(OOS)] = 0.9
+    probabilities[INTENTS.index("card_arrival")] = 0.05
+    served = {signatures.INTENT_PROBABILITIES_OUTPUT: probabilities.tolist()}
+    assert best_in_scope_intents([served]) == ["card_arrival"]
+
+
+def test_turn_records_name_each_turn_its_label_and_combination():
+    vague = VAGUE_TEXTS[0]
+    turns = [
+        TurnInputs("t1", "s", "src", {"text": b"my card is lost"}, "text", INTENTS[0]),
+        TurnInputs("t2", "s", "src", {"text": vague.encode()}, "image+text", INTENTS[1]),
+        TurnInputs("t3", "s", "src", {"text": b""}, "audio", None),
+    ]
+    assert turn_records(turns, set(VAGUE_TEXTS)) == {
+        "turn_ids": ["t1", "t2", "t3"],
+        "intents": [INTENTS[0], INTENTS[1], None],
+        "combinations": ["text", "image+vague_text", "audio"],
+    }
