@@ -300,7 +300,8 @@ def _named_model(value: str) -> tuple[str, str]:
     return name, path
 
 
-def _recorded_model(value: str) -> tuple[str, tuple[Path, str]]:
+def recorded_model_flag(value: str) -> tuple[str, tuple[Path, str]]:
+    """NAME=REPORT.json:MODEL (also paired_turns' --first/--second)."""
     name, sep, rest = value.partition("=")
     path, colon, model = rest.rpartition(":")
     if not sep or not name or not colon or not path or not model:
@@ -330,7 +331,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--recorded",
-        type=_recorded_model,
+        type=recorded_model_flag,
         action="append",
         help="NAME=REPORT.json:MODEL: MODEL's answers from an earlier report of this "
         "benchmark, compared first (before the --model ones); repeat it",

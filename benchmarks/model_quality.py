@@ -176,15 +176,17 @@ def turn_records(turns: list, vague_texts: set[str]) -> dict:
     }
 
 
-def _evaluate(serving_dir: str, turns: list, vague_texts: set[str]) -> dict:
+def _evaluate(serving_dir: str, turns: list, combinations: list[str]) -> dict:
+    """Scores of one pushed model on the test turns; `combinations`: each turn's modality
+    combination (turn_records)."""
     predictor = batch_predict.Predictor(serving_dir)
     derived_text_versions.check_model(predictor.version_dir)
     start = time.perf_counter()
     predictions = predictor.predict(turns)
     seconds = time.perf_counter() - start
     by_combination = {}
-    for combination in sorted({_combination(t, vague_texts) for t in turns}):
-        chosen = [i for i, t in enumerate(turns) if _combination(t, vague_texts) == combination]
+    for combination in sorted(set(combinations)):
+        chosen = [i for i, c in enumerate(combinations) if c == combination]
         by_combination[combination] = intent_scores(
             [turns[i] for i in chosen], [predictions[i] for i in chosen]
         )
@@ -327,8 +329,7 @@ def run(args) -> dict:
     turns, rejected = batch_predict.turn_inputs(str(test_corpus))
     from corpus.session_plan import VAGUE_TEXTS
 
-    vague = set(VAGUE_TEXTS)
-    test_turns = turn_records(turns, vague)
+    test_turns = turn_records(turns, set(VAGUE_TEXTS))
     results = {}
     kept = {}
     if args.update and (args.out / "model_quality.json").exists():
@@ -346,7 +347,7 @@ def run(args) -> dict:
         results[name] = {
             "modalities": list(modalities),
             "training": training_info,
-            **_evaluate(serving_dir, turns, vague),
+            **_evaluate(serving_dir, turns, test_turns["combinations"]),
         }
         if name == "fused" and args.bare_keras_epochs > 0:
             epochs = min(args.bare_keras_epochs, args.epochs)

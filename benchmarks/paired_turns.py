@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.banking77_text import mcnemar
+from benchmarks.banking77_text import mcnemar, recorded_model_flag
 from models import features
 
 ALL = "all"
@@ -161,21 +161,16 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _model_flag(value: str) -> tuple[str, tuple[Path, str]]:
-    """NAME=REPORT.json:MODEL."""
-    name, _, rest = value.partition("=")
-    path, _, model = rest.rpartition(":")
-    if not (name and path and model):
-        raise argparse.ArgumentTypeError(f"expected NAME=REPORT.json:MODEL, got {value!r}")
-    return name, (Path(path), model)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--first", type=_model_flag, required=True, help="NAME=REPORT.json:MODEL")
-    parser.add_argument("--second", type=_model_flag, required=True, help="NAME=REPORT.json:MODEL")
+    parser.add_argument(
+        "--first", type=recorded_model_flag, required=True, help="NAME=REPORT.json:MODEL"
+    )
+    parser.add_argument(
+        "--second", type=recorded_model_flag, required=True, help="NAME=REPORT.json:MODEL"
+    )
     parser.add_argument(
         "--out",
         type=Path,

@@ -120,10 +120,10 @@ def test_a_recorded_models_answers_are_scored_against_these_queries(tmp_path):
 
 
 def test_recorded_flag_needs_a_name_a_report_and_a_model():
-    assert banking77_text._recorded_model("base=results/b.json:fused") == (
+    assert banking77_text.recorded_model_flag("base=results/b.json:fused") == (
         "base",
         (banking77_text.Path("results/b.json"), "fused"),
     )
     for bad in ("results/b.json:fused", "base=results/b.json", "base=:fused", "base=b.json:"):
         with pytest.raises(argparse.ArgumentTypeError):
-            banking77_text._recorded_model(bad)
+            banking77_text.recorded_model_flag(bad)

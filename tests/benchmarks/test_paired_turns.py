@@ -88,13 +88,3 @@ def test_reports_over_other_turns_or_without_answers_are_refused(tmp_path):
     short = _report(tmp_path / "short.json", fused={"best_in_scope": [A], "served": [A]})
     with pytest.raises(ValueError, match="not one answer per test turn"):
         paired_turns.model_answers(short, "fused")
-
-
-def test_model_flag_needs_name_report_and_model():
-    assert paired_turns._model_flag("base=r/m.json:fused") == (
-        "base",
-        (paired_turns.Path("r/m.json"), "fused"),
-    )
-    for bad in ("r/m.json:fused", "base=r/m.json", "base=:fused"):
-        with pytest.raises(argparse.ArgumentTypeError):
-            paired_turns._model_flag(bad)
