@@ -32,6 +32,7 @@ import schemas
 from benchmarks.corpora import rendered_corpus
 from benchmarks.plots import grouped_bar_chart
 from models import derived_text_versions, features, signatures
+from models.fusion_model import TEXT_ENCODER_FEEDS
 from models.learning_rate import SCHEDULES
 from models.trainer import TRAINING_METRICS_FILE
 from models.training_config import TrainingConfig
@@ -247,6 +248,10 @@ def _bare_keras_throughput(root: Path, training: TrainingConfig, reuse: bool) ->
 def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
     """The `full` profile's training settings with the benchmark's overrides."""
     full = config.PROFILES["full"].training
+    # Only models that read typed text can have the auxiliary text intent head; it reads
+    # those of the asked-for sources the model has.
+    sources = tuple(source for source in args.text_intent_sources if source in modalities)
+    with_head = "text" in modalities and bool(sources)
     return dataclasses.replace(
         full,
         model=dataclasses.replace(
@@ -258,8 +263,8 @@ def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
         learning_rate_schedule=args.learning_rate_schedule,
         text_learning_rate_scale=args.text_learning_rate_scale,
         text_layer_rate_decay=args.text_layer_rate_decay,
-        # Only models that read typed text can have the auxiliary text intent head.
-        text_intent_loss_weight=args.text_intent_loss_weight if "text" in modalities else 0.0,
+        text_intent_loss_weight=args.text_intent_loss_weight if with_head else 0.0,
+        text_intent_sources=sources if with_head else full.text_intent_sources,
     )
 
 
@@ -307,9 +312,13 @@ def _text_rates_suffix(training: TrainingConfig) -> str:
 
 
 def _text_intent_suffix(training: TrainingConfig) -> str:
-    """ "-textaux0.5" for a model trained with the auxiliary text intent head, else ""."""
-    weight = training.text_intent_loss_weight
-    return f"-textaux{weight:g}" if weight > 0 else ""
+    """ "-textaux0.5" for a model trained with the auxiliary text intent head on typed text,
+    "-textaux0.5-text+transcript" on other sources too, else ""."""
+    sources = training.auxiliary_intent_sources
+    if not sources:
+        return ""
+    named = "" if sources == ("text",) else "-" + "+".join(sources)
+    return f"-textaux{training.text_intent_loss_weight:g}{named}"
 
 
 def _examples_per_second(epochs: list[dict], epoch: int) -> float:
@@ -460,7 +469,12 @@ def _recipe(result: dict) -> str:
         else f" at {scale:g} of the rate (top layer), x{decay:g} per lower layer"
     )
     text_intent = trained.get("text_intent_loss_weight", 0.0)
-    auxiliary = f", auxiliary text intent loss x{text_intent:g}" if text_intent > 0 else ""
+    sources = trained.get("text_intent_sources", ["text"])
+    auxiliary = (
+        f", auxiliary text intent loss x{text_intent:g} ({', '.join(sources)})"
+        if text_intent > 0
+        else ""
+    )
     # Runs from before the split setting used LogExampleGen's default, 2:1.
     split = result["training"].get("split", str(config.SplitBuckets()))
     return (
@@ -625,6 +639,14 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=config.PROFILES["full"].training.text_intent_loss_weight,
         help="weight of the auxiliary text intent head's loss (TrainingConfig); 0: none",
+    )
+    parser.add_argument(
+        "--text-intent-sources",
+        nargs="+",
+        choices=list(TEXT_ENCODER_FEEDS),
+        default=list(config.PROFILES["full"].training.text_intent_sources),
+        help="text encoder inputs the auxiliary head reads (TrainingConfig."
+        "text_intent_sources); a model gets those it has",
     )
     parser.add_argument(
         "--typed-copies",

@@ -193,7 +193,7 @@ def build_fusion_model(
     config: FusionModelConfig,
     text_backbone=None,
     image_backbone=None,
-    text_intent_head: bool = False,
+    text_intent_sources: tuple[str, ...] = (),
 ) -> keras.Model:
     """Build the multimodal intent and sentiment model.
 
@@ -205,9 +205,10 @@ def build_fusion_model(
         image_backbone: a Keras 3 model over (image_size, image_size, 3) pixels scaled
             (x - 127) / 128; None loads EfficientNet-Lite0 with ImageNet weights.
             Unused without the image modality.
-        text_intent_head: add the training-only output
-            `features.TEXT_INTENT_AUXILIARY_KEY`: intent logits from a dense head on the
-            typed text's embedding alone, before fusion (needs the text modality).
+        text_intent_sources: text encoder inputs (`TEXT_ENCODER_FEEDS` keys, each also a
+            modality of the model); when given, the model has the training-only output
+            `features.TEXT_INTENT_AUXILIARY_KEY`: intent logits from one dense head
+            applied to the text encoder's embedding of each source alone, before fusion.
             `without_auxiliary_outputs` drops it again for serving.
 
     Returns:
@@ -215,13 +216,15 @@ def build_fusion_model(
         feature keys of the enabled modalities and their presence flags
         (`model_input_specs`), and whose outputs are a dict of logits:
         `features.INTENT_KEY` (batch, num_intents) and `features.SENTIMENT_KEY`
-        (batch, num_sentiments), and with `text_intent_head`
-        `features.TEXT_INTENT_AUXILIARY_KEY` (batch, num_intents).
+        (batch, num_sentiments), and with `text_intent_sources`
+        `features.TEXT_INTENT_AUXILIARY_KEY` (batch, len(text_intent_sources), num_intents).
     """
-    if text_intent_head and TEXT not in config.modalities:
-        raise ValueError(
-            f"text_intent_head needs the {TEXT!r} modality, the model has {config.modalities}"
-        )
+    for source in text_intent_sources:
+        if source not in TEXT_ENCODER_FEEDS or source not in config.modalities:
+            raise ValueError(
+                f"text_intent_sources need the text encoder's {source!r} modality, the model "
+                f"has {config.modalities}"
+            )
     inputs = {
         key: keras.Input(shape=shape, dtype=dtype, name=key)
         for key, (shape, dtype) in model_input_specs(config).items()
@@ -262,13 +265,16 @@ def build_fusion_model(
         name="fusion",
     )
     outputs = fusion(embeddings, presence)
-    if text_intent_head:
-        text_embedding = embeddings[config.modalities.index(TEXT)]
+    if text_intent_sources:
+        source_embeddings = keras.ops.stack(
+            [embeddings[config.modalities.index(source)] for source in text_intent_sources],
+            axis=1,
+        )
         outputs = {
             **outputs,
             features.TEXT_INTENT_AUXILIARY_KEY: keras.layers.Dense(
                 config.num_intents, name="text_intent_head"
-            )(text_embedding),
+            )(source_embeddings),
         }
     return keras.Model(inputs, outputs, name=f"mmcs_{config.fusion}_fusion")
 

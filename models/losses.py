@@ -24,18 +24,27 @@ def _labels_and_weights(y_true, sample_weight, dtype):
     return keras.ops.where(labelled, labels, 0), weights
 
 
+def _flat_predictions(y_pred):
+    """(..., classes) predictions -> (n, classes), in the order the labels are flattened:
+    the training-only text intent output is (batch, sources, classes) over (batch, sources)
+    labels."""
+    y_pred = keras.ops.convert_to_tensor(y_pred)
+    return keras.ops.reshape(y_pred, (-1, y_pred.shape[-1]))
+
+
 def masked_sparse_categorical_crossentropy(y_true, y_pred, from_logits=True):
     """Per-example cross-entropy, 0 where the label is missing.
 
     Args:
-        y_true: class indices (batch,) or (batch, 1); `features.MISSING_LABEL` = no label.
+        y_true: class indices (batch,) or (batch, 1), or (batch, k) for predictions of
+            shape (batch, k, classes); `features.MISSING_LABEL` = no label.
         y_pred: (batch, classes) logits (or probabilities with `from_logits=False`).
         from_logits: whether `y_pred` holds logits.
 
     Returns:
-        (batch,) float losses.
+        (batch,) float losses, (batch * k,) for (batch, k) labels.
     """
-    y_pred = keras.ops.convert_to_tensor(y_pred)
+    y_pred = _flat_predictions(y_pred)
     labels, weights = _labels_and_weights(y_true, None, y_pred.dtype)
     losses = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=from_logits)
     return losses * weights
@@ -65,7 +74,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         # Overrides Loss.__call__: its reductions divide by the batch size, this one
         # by the (weighted) number of labelled examples.
         with keras.name_scope(self.name):
-            y_pred = keras.ops.convert_to_tensor(y_pred, dtype=self.dtype)
+            y_pred = _flat_predictions(keras.ops.convert_to_tensor(y_pred, dtype=self.dtype))
             labels, weights = _labels_and_weights(y_true, sample_weight, y_pred.dtype)
             losses = keras.losses.sparse_categorical_crossentropy(
                 labels, y_pred, from_logits=self.from_logits
@@ -94,7 +103,7 @@ class MaskedSparseCategoricalAccuracy(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         labels, weights = _labels_and_weights(y_true, sample_weight, self.dtype)
-        predicted = keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")
+        predicted = keras.ops.cast(keras.ops.argmax(_flat_predictions(y_pred), axis=-1), "int32")
         hits = keras.ops.cast(keras.ops.equal(predicted, labels), self.dtype) * weights
         self.correct.assign_add(keras.ops.sum(hits))
         self.labelled.assign_add(keras.ops.sum(weights))

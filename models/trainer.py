@@ -27,7 +27,7 @@ from models import (
     warmup,
 )
 from models.distribution import distribution_strategy
-from models.fusion_model import build_fusion_model, without_auxiliary_outputs
+from models.fusion_model import PRESENCE_KEYS, build_fusion_model, without_auxiliary_outputs
 from models.training_config import TrainingConfig
 
 _LABEL_OUTPUTS = {
@@ -37,17 +37,21 @@ _LABEL_OUTPUTS = {
 TRAINING_METRICS_FILE = "training_metrics.json"
 
 
-def labels_by_output(transformed: dict, text_intent_head: bool = False) -> dict:
+def labels_by_output(transformed: dict, text_intent_sources: tuple[str, ...] = ()) -> dict:
     """Each model output's labels from the transformed features; the training-only text
-    intent output gets the intent label where the turn has typed text, and
-    `features.MISSING_LABEL` (masked in its loss) where it has none."""
+    intent output (with `text_intent_sources`) gets, per source, the intent label where the
+    turn has that source, and `features.MISSING_LABEL` (masked in its loss) where it has
+    not: (batch, len(text_intent_sources))."""
     labels = {output: transformed[label] for output, label in _LABEL_OUTPUTS.items()}
-    if text_intent_head:
+    if text_intent_sources:
         intent = labels[features.INTENT_KEY]
-        labels[features.TEXT_INTENT_AUXILIARY_KEY] = tf.where(
-            transformed[features.TEXT_PRESENT_KEY] > 0,
-            intent,
-            tf.constant(features.MISSING_LABEL, intent.dtype),
+        missing = tf.constant(features.MISSING_LABEL, intent.dtype)
+        labels[features.TEXT_INTENT_AUXILIARY_KEY] = tf.stack(
+            [
+                tf.where(transformed[PRESENCE_KEYS[source]] > 0, intent, missing)
+                for source in text_intent_sources
+            ],
+            axis=-1,
         )
     return labels
 
@@ -60,11 +64,11 @@ def transformed_dataset(
     shuffle: bool,
     cache: bool,
     seed: int = 0,
-    text_intent_head: bool = False,
+    text_intent_sources: tuple[str, ...] = (),
 ) -> tf.data.Dataset:
     """Raw examples -> Transform graph -> (model inputs, labels per output) batches.
 
-    With `text_intent_head`, the labels include the training-only text intent output's
+    With `text_intent_sources`, the labels include the training-only text intent output's
     (`labels_by_output`).
     """
     files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
@@ -75,7 +79,7 @@ def transformed_dataset(
 
     def split(transformed):
         inputs = {key: transformed[key] for key in model_inputs}
-        return inputs, labels_by_output(transformed, text_intent_head)
+        return inputs, labels_by_output(transformed, text_intent_sources)
 
     dataset = (
         tf.data.TFRecordDataset(files, compression_type="GZIP")
@@ -155,7 +159,9 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
     # Variables made in the scope (the model's in build, the optimizer's in compile) are
     # the strategy's distributed variables.
     with strategy.scope():
-        model = build_fusion_model(config.model, text_intent_head=config.text_intent_head)
+        model = build_fusion_model(
+            config.model, text_intent_sources=config.auxiliary_intent_sources
+        )
         model.compile(
             optimizer=layerwise_rates.optimizer(
                 model,
@@ -176,7 +182,7 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
         config.batch_size,
         shuffle=True,
         cache=config.cache_transformed,
-        text_intent_head=config.text_intent_head,
+        text_intent_sources=config.auxiliary_intent_sources,
     )
     eval_data = transformed_dataset(
         fn_args.eval_files,
@@ -185,7 +191,7 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
         config.batch_size,
         shuffle=False,
         cache=config.cache_transformed,
-        text_intent_head=config.text_intent_head,
+        text_intent_sources=config.auxiliary_intent_sources,
     )
     throughput = _ThroughputLog(config.batch_size)
     callbacks = [

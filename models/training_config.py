@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from models.fusion_model import TEXT, FusionModelConfig
+from models.fusion_model import TEXT, TEXT_ENCODER_FEEDS, FusionModelConfig
 from models.learning_rate import SCHEDULES
 
 # tf.distribute strategies the Trainer can build the model under (models/distribution.py).
@@ -31,6 +31,11 @@ class TrainingConfig:
         over the labelled turns that have typed text, is added with this weight. It is a
         training-time signal for the text encoder only: the exported model does not
         have the head. 0: no such head.
+      text_intent_sources: which of the text encoder's inputs the auxiliary head reads:
+        "text" (typed text), "transcript" (the voice message's transcript), "image_text"
+        (the text read in the picture). One head, shared, is applied to the encoder's
+        embedding of each source a turn has, and its loss is the mean over those
+        (turn, source) pairs that are labelled.
       out_of_scope_false_rejection: the share of in-scope eval turns the calibrated
         out-of-scope threshold may flag (models/out_of_scope_calibration.py).
       out_of_scope_threshold: the threshold used when the eval split has too few labelled
@@ -57,6 +62,7 @@ class TrainingConfig:
     text_learning_rate_scale: float = 1.0
     text_layer_rate_decay: float = 1.0
     text_intent_loss_weight: float = 0.0
+    text_intent_sources: tuple[str, ...] = (TEXT,)
     out_of_scope_false_rejection: float = 0.05
     out_of_scope_threshold: float = 0.3
     out_of_scope_fixed_threshold: bool = False
@@ -73,6 +79,8 @@ class TrainingConfig:
         for key in ("modalities", "audio_conv_filters"):
             if key in model_values:
                 model_values[key] = tuple(model_values[key])
+        if "text_intent_sources" in values:
+            values["text_intent_sources"] = tuple(values["text_intent_sources"])
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown training settings {sorted(unknown)}")
@@ -102,20 +110,36 @@ class TrainingConfig:
             raise ValueError(
                 f"text_intent_loss_weight must be >= 0, got {self.text_intent_loss_weight}"
             )
-        if self.text_intent_loss_weight > 0 and TEXT not in self.model.modalities:
+        sources = self.text_intent_sources
+        if not sources or len(set(sources)) != len(sources):
+            raise ValueError(f"text_intent_sources must be distinct and not empty, got {sources}")
+        unknown = [source for source in sources if source not in TEXT_ENCODER_FEEDS]
+        if unknown:
             raise ValueError(
-                f"text_intent_loss_weight needs the {TEXT!r} modality, the model has "
-                f"{list(self.model.modalities)}"
+                f"text_intent_sources {unknown} are not read by the text encoder: choose from "
+                f"{list(TEXT_ENCODER_FEEDS)}"
             )
+        for source in self.auxiliary_intent_sources:
+            if source not in self.model.modalities:
+                raise ValueError(
+                    f"text_intent_loss_weight needs the {source!r} modality, the model has "
+                    f"{list(self.model.modalities)}"
+                )
 
     @property
     def text_intent_head(self) -> bool:
         """Whether training adds the auxiliary text intent head."""
         return self.text_intent_loss_weight > 0
 
+    @property
+    def auxiliary_intent_sources(self) -> tuple[str, ...]:
+        """The text encoder inputs the auxiliary head reads; () without the head."""
+        return self.text_intent_sources if self.text_intent_head else ()
+
     def to_custom_config(self) -> dict:
         """The JSON-able form, for the Trainer's custom_config."""
         values = dataclasses.asdict(self)
+        values["text_intent_sources"] = list(self.text_intent_sources)
         values["model"] = {
             key: list(value) if isinstance(value, tuple) else value
             for key, value in values["model"].items()

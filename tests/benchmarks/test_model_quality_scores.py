@@ -88,9 +88,11 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
         "greedy speech decoding, sessions split 2:1 train:eval"
     )
     config.update(text_intent_loss_weight=0.5)
-    assert "x0.9 per lower layer, auxiliary text intent loss x0.5, beam5-prompt" in (
+    assert "x0.9 per lower layer, auxiliary text intent loss x0.5 (text), beam5-prompt" in (
         _recipe(trained(config, derived_text_recognizers=derived_text_versions.installed()))
     )
+    config.update(text_intent_sources=["text", "transcript"])
+    assert "auxiliary text intent loss x0.5 (text, transcript), " in _recipe(trained(config))
 
 
 def test_each_recipe_trains_in_its_own_pipeline_root():
@@ -100,7 +102,11 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
     from pipeline import config
 
     def args(
-        layers: str, scale: float = 1.0, decay: float = 1.0, text_intent: float = 0.0
+        layers: str,
+        scale: float = 1.0,
+        decay: float = 1.0,
+        text_intent: float = 0.0,
+        sources: tuple[str, ...] = ("text",),
     ) -> argparse.Namespace:
         return argparse.Namespace(
             trainable_text_layers=layers,
@@ -109,6 +115,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
             text_learning_rate_scale=scale,
             text_layer_rate_decay=decay,
             text_intent_loss_weight=text_intent,
+            text_intent_sources=list(sources),
         )
 
     full = config.PROFILES["full"].training
@@ -150,6 +157,18 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
     )
     audio_only = _training_config(args("2", text_intent=1.0), ABLATIONS["audio_only"])
     assert audio_only.text_intent_loss_weight == 0.0
+    # A head on the derived texts too is another recipe again; each model reads those
+    # of the sources it has.
+    every_text = args("2", text_intent=1.0, sources=("text", "transcript", "image_text"))
+    fused = _training_config(every_text, ABLATIONS["fused"])
+    assert fused.auxiliary_intent_sources == ("text", "transcript", "image_text")
+    assert (
+        _root_name("fused", 4000, fused, split=config.SplitBuckets(9, 1))
+        == "quality-fused-4000-e6-linear_decay-text2-textaux1-text+transcript+image_text-split9x1"
+    )
+    no_transcript = _training_config(every_text, ABLATIONS["fused_no_transcript"])
+    assert no_transcript.auxiliary_intent_sources == ("text", "image_text")
+    assert _training_config(every_text, ABLATIONS["audio_only"]).auxiliary_intent_sources == ()
 
 
 def test_the_voice_ratio_is_never_rounded_up_to_the_target():

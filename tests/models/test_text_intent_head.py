@@ -1,5 +1,8 @@
-"""The training-only text intent head (TrainingConfig.text_intent_loss_weight): what it
-reads, that the served model leaves it out, its labels and its share of the loss."""
+"""The training-only text intent head (TrainingConfig.text_intent_loss_weight and
+text_intent_sources): what it reads, that the served model leaves it out, its labels and
+its share of the loss."""
+
+import json
 
 import keras
 import numpy as np
@@ -10,7 +13,10 @@ from models import features
 from models.fusion_model import (
     AUDIO,
     IMAGE,
+    IMAGE_TEXT,
     TEXT,
+    TEXT_ENCODER_FEEDS,
+    TRANSCRIPT,
     FusionModelConfig,
     build_fusion_model,
     without_auxiliary_outputs,
@@ -31,14 +37,21 @@ from tests.models.test_fusion_model import (
 AUXILIARY = features.TEXT_INTENT_AUXILIARY_KEY
 
 
-def model_with_head(**overrides) -> keras.Model:
+def model_with_head(sources=(TEXT,), **overrides) -> keras.Model:
     config = tiny_config(**overrides)
     return build_fusion_model(
         config,
         tiny_text_backbone(),
         tiny_image_backbone(config.image_size),
-        text_intent_head=True,
+        text_intent_sources=sources,
     )
+
+
+def _copy_text(batch: dict, source: dict, keys: dict) -> None:
+    """Give `batch` the token features of `source` named by `keys` (a TEXT_ENCODER_FEEDS
+    value: text encoder input -> feature)."""
+    for key in keys.values():
+        batch[key] = source[key]
 
 
 def test_the_head_reads_the_typed_text_alone():
@@ -47,14 +60,38 @@ def test_the_head_reads_the_typed_text_alone():
     batch = random_batch(config, ALL_PRESENCE_PATTERNS, seed=0)
     other = random_batch(config, ALL_PRESENCE_PATTERNS, seed=1)
     # Same typed text, every other modality's content different.
-    for key in (features.TEXT_TOKEN_IDS_KEY, features.TEXT_SEGMENT_IDS_KEY):
-        other[key] = batch[key]
-    other[features.TEXT_PADDING_MASK_KEY] = batch[features.TEXT_PADDING_MASK_KEY]
+    _copy_text(other, batch, TEXT_ENCODER_FEEDS[TEXT])
     first, second = predict(model, batch), predict(model, other)
 
-    assert first[AUXILIARY].shape == (len(ALL_PRESENCE_PATTERNS), config.num_intents)
+    assert first[AUXILIARY].shape == (len(ALL_PRESENCE_PATTERNS), 1, config.num_intents)
     np.testing.assert_allclose(first[AUXILIARY], second[AUXILIARY], atol=1e-6)
     assert not np.allclose(first[features.INTENT_KEY], second[features.INTENT_KEY], atol=1e-4)
+
+
+def test_one_shared_head_reads_each_source_alone():
+    config = tiny_config()
+    model = model_with_head(sources=(TEXT, TRANSCRIPT))
+    batch = random_batch(config, ALL_PRESENCE_PATTERNS, seed=0)
+    outputs = predict(model, batch)
+    assert outputs[AUXILIARY].shape == (len(ALL_PRESENCE_PATTERNS), 2, config.num_intents)
+
+    # Another transcript: the typed text's row stays, the transcript's changes.
+    other = dict(batch)
+    _copy_text(
+        other, random_batch(config, ALL_PRESENCE_PATTERNS, seed=1), TEXT_ENCODER_FEEDS[TRANSCRIPT]
+    )
+    changed = predict(model, other)[AUXILIARY]
+    np.testing.assert_allclose(changed[:, 0], outputs[AUXILIARY][:, 0], atol=1e-6)
+    assert not np.allclose(changed[:, 1], outputs[AUXILIARY][:, 1], atol=1e-4)
+
+    # The transcript's tokens set to the typed text's: one encoder and one head give the
+    # same logits for both rows.
+    same = dict(batch)
+    for key, feature in TEXT_ENCODER_FEEDS[TRANSCRIPT].items():
+        same[feature] = batch[TEXT_ENCODER_FEEDS[TEXT][key]]
+    rows = predict(model, same)[AUXILIARY]
+    np.testing.assert_allclose(rows[:, 1], rows[:, 0], atol=1e-5)
+    assert len(model.get_layer("text_intent_head").weights) == 2
 
 
 def test_the_served_model_leaves_the_head_out_and_shares_every_other_weight():
@@ -78,43 +115,84 @@ def test_the_served_model_leaves_the_head_out_and_shares_every_other_weight():
 
 def test_the_head_and_its_weight_need_typed_text():
     config = tiny_config(modalities=(IMAGE, AUDIO))
-    with pytest.raises(ValueError, match="text_intent_head needs the 'text' modality"):
+    with pytest.raises(ValueError, match="need the text encoder's 'text' modality"):
         build_fusion_model(
-            config, image_backbone=tiny_image_backbone(config.image_size), text_intent_head=True
+            config,
+            image_backbone=tiny_image_backbone(config.image_size),
+            text_intent_sources=(TEXT,),
+        )
+    with pytest.raises(ValueError, match="need the text encoder's 'audio' modality"):
+        build_fusion_model(
+            config,
+            image_backbone=tiny_image_backbone(config.image_size),
+            text_intent_sources=(AUDIO,),
         )
     with pytest.raises(ValueError, match="text_intent_loss_weight must be >= 0"):
         TrainingConfig(text_intent_loss_weight=-0.5)
     with pytest.raises(ValueError, match="needs the 'text' modality"):
         TrainingConfig(model=FusionModelConfig(modalities=(AUDIO,)), text_intent_loss_weight=1.0)
+    with pytest.raises(ValueError, match="needs the 'transcript' modality"):
+        TrainingConfig(
+            model=FusionModelConfig(modalities=(TEXT, AUDIO)),
+            text_intent_loss_weight=1.0,
+            text_intent_sources=(TEXT, TRANSCRIPT),
+        )
+    with pytest.raises(ValueError, match="not read by the text encoder"):
+        TrainingConfig(text_intent_sources=(TEXT, IMAGE))
+    for bad in ((), (TEXT, TEXT)):
+        with pytest.raises(ValueError, match="distinct and not empty"):
+            TrainingConfig(text_intent_sources=bad)
     assert not TrainingConfig().text_intent_head
+    assert TrainingConfig().auxiliary_intent_sources == ()
     weighted = TrainingConfig(text_intent_loss_weight=0.5)
     assert weighted.text_intent_head
+    assert weighted.auxiliary_intent_sources == (TEXT,)
     assert TrainingConfig.from_custom_config(weighted.to_custom_config()) == weighted
+    every_text = TrainingConfig(
+        text_intent_loss_weight=1.0, text_intent_sources=(TEXT, TRANSCRIPT, IMAGE_TEXT)
+    )
+    custom_config = json.loads(json.dumps(every_text.to_custom_config()))
+    assert TrainingConfig.from_custom_config(custom_config) == every_text
 
 
-def test_labels_keep_the_intent_only_where_the_turn_has_typed_text():
+def test_labels_keep_the_intent_only_where_the_turn_has_the_source():
     transformed = {
         features.INTENT_LABEL_KEY: tf.constant([3, 5, features.MISSING_LABEL, 7], tf.int64),
         features.SENTIMENT_LABEL_KEY: tf.constant([0, -1, 2, -1], tf.int64),
         features.TEXT_PRESENT_KEY: tf.constant([1.0, 0.0, 1.0, 1.0]),
+        features.TRANSCRIPT_PRESENT_KEY: tf.constant([0.0, 1.0, 1.0, 1.0]),
     }
     plain = labels_by_output(transformed)
     assert set(plain) == {features.INTENT_KEY, features.SENTIMENT_KEY}
 
-    labels = labels_by_output(transformed, text_intent_head=True)
+    labels = labels_by_output(transformed, (TEXT,))
     np.testing.assert_array_equal(labels[features.INTENT_KEY], [3, 5, -1, 7])
-    np.testing.assert_array_equal(labels[AUXILIARY], [3, -1, -1, 7])
+    np.testing.assert_array_equal(labels[AUXILIARY], [[3], [-1], [-1], [7]])
     assert labels[AUXILIARY].dtype == tf.int64
 
+    both = labels_by_output(transformed, (TEXT, TRANSCRIPT))
+    np.testing.assert_array_equal(both[AUXILIARY], [[3, -1], [-1, 5], [-1, -1], [7, 7]])
 
-def test_the_loss_adds_the_weighted_head_loss_and_training_lowers_it():
+
+@pytest.mark.parametrize(
+    "sources",
+    [pytest.param((TEXT,), id="text"), pytest.param((TEXT, TRANSCRIPT), id="text+transcript")],
+)
+def test_the_loss_adds_the_weighted_head_loss_and_training_lowers_it(sources):
     config = tiny_config()
-    model = model_with_head()
+    model = model_with_head(sources=sources)
     presence = ALL_PRESENCE_PATTERNS[1:]
     batch = random_batch(config, presence)
     labels = random_labels(config, len(presence))
-    text_present = presence[:, config.modalities.index(TEXT)] > 0
-    labels[AUXILIARY] = np.where(text_present, labels[features.INTENT_KEY], -1)
+    labels[AUXILIARY] = np.stack(
+        [
+            np.where(
+                presence[:, config.modalities.index(source)] > 0, labels[features.INTENT_KEY], -1
+            )
+            for source in sources
+        ],
+        axis=-1,
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(1e-2),
         loss=losses_by_output(text_intent_head=True),
@@ -129,7 +207,16 @@ def test_the_loss_adds_the_weighted_head_loss_and_training_lowers_it():
         before["intent_loss"] + before["sentiment_loss"] + 0.5 * before["text_intent_loss"],
         rtol=1e-5,
     )
-    assert "text_intent_accuracy" in before
+    # The head's loss: the mean cross-entropy over the labelled (turn, source) pairs.
+    logits = predict(model, batch)[AUXILIARY].reshape(-1, config.num_intents)
+    pairs = labels[AUXILIARY].reshape(-1)
+    labelled = pairs >= 0
+    log_probabilities = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    expected = -log_probabilities[labelled, pairs[labelled]].mean()
+    np.testing.assert_allclose(before["text_intent_loss"], expected, rtol=1e-4)
+    hits = logits.argmax(-1)[labelled] == pairs[labelled]
+    np.testing.assert_allclose(before["text_intent_accuracy"], hits.mean(), rtol=1e-5)
+
     model.fit(batch, labels, batch_size=6, epochs=15, shuffle=False, verbose=0)
     after = model.evaluate(**evaluate, return_dict=True)
     assert after["text_intent_loss"] < 0.5 * before["text_intent_loss"]
