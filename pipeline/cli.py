@@ -15,36 +15,10 @@ EXIT_FAILED = 1
 
 
 def _add_beam_args(parser: argparse.ArgumentParser) -> None:
-    from pipeline import config
+    from pipeline import beam_flags
 
-    parser.add_argument(
-        "--runner",
-        choices=sorted(config.RUNNER_PROFILES),
-        default="direct",
-        help="Beam runner profile (default direct); its options go in --beam-arg: "
-        + "; ".join(f"{p.name}: {p.description}" for p in config.RUNNER_PROFILES.values()),
-    )
-    parser.add_argument(
-        "--workers", type=int, default=2, help="Beam DirectRunner worker processes (default 2)"
-    )
-    parser.add_argument(
-        "--beam-arg",
-        action="append",
-        default=[],
-        metavar="ARG",
-        help="extra Beam pipeline option, e.g. --beam-arg=--runner=FlinkRunner (repeatable)",
-    )
-
-
-def _beam_config(args):
-    from pipeline import config
-
-    mode = "multi_processing" if args.workers > 1 else "in_memory"
-    return config.BeamConfig(
-        workers=max(args.workers, 1),
-        running_mode=mode,
-        extra_args=tuple(args.beam_arg),
-        runner=args.runner,
+    beam_flags.add_arguments(
+        parser, runner_help="Beam runner profile", example="--runner=FlinkRunner"
     )
 
 
@@ -74,13 +48,13 @@ def _cmd_corpus(args) -> int:
 
 def _cmd_ingest(args) -> int:
     from components.log_example_gen import beam_ingest
+    from pipeline import beam_flags
 
     if not os.path.isdir(args.logs):
         print(f"mmcs ingest: {args.logs} is not a folder", file=sys.stderr)
         return EXIT_USAGE
-    beam = _beam_config(args)
     try:
-        beam.pipeline_args()
+        beam = beam_flags.beam_config(args)
     except ValueError as error:
         print(f"mmcs ingest: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -100,16 +74,15 @@ def _run_pipeline(args) -> int:
     """Runs the pipeline; on failure prints why (the anomalies report for bad data)."""
     from components.log_example_gen import beam_ingest
     from components.validation_gate.executor import DataAnomaliesError
-    from pipeline import config, local_runner
+    from pipeline import beam_flags, config, local_runner
 
     if not os.path.isdir(args.logs):
         print(f"mmcs: {args.logs} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     paths = config.PipelinePaths(os.path.abspath(args.out))
     profile = config.PROFILES[args.profile]
-    beam = _beam_config(args)
     try:
-        beam.pipeline_args()
+        beam = beam_flags.beam_config(args)
     except ValueError as error:
         print(f"mmcs: {error}", file=sys.stderr)
         return EXIT_USAGE

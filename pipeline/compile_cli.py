@@ -56,19 +56,10 @@ def _local_location(value: str) -> str:
 
 
 def _beam_args(args) -> tuple[str, ...]:
-    from pipeline import config
+    from pipeline import beam_flags
 
-    if args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
-    mode = "multi_processing" if args.workers > 1 else "in_memory"
-    for arg in args.beam_arg:
-        if not arg.startswith("--"):
-            raise UsageError(f"--beam-arg {arg!r} must be a Beam option such as --runner=...")
-    beam = config.BeamConfig(
-        workers=args.workers, running_mode=mode, extra_args=tuple(args.beam_arg), runner=args.runner
-    )
     try:
-        return tuple(beam.pipeline_args())
+        return tuple(beam_flags.beam_config(args).pipeline_args())
     except ValueError as error:
         raise UsageError(str(error)) from error
 
@@ -140,7 +131,7 @@ def _cmd_compile(args) -> int:
 
 
 def _add_common_args(parser: argparse.ArgumentParser) -> None:
-    from pipeline import config
+    from pipeline import beam_flags, config
 
     parser.add_argument(
         "--profile",
@@ -148,21 +139,10 @@ def _add_common_args(parser: argparse.ArgumentParser) -> None:
         default="full",
         help="training effort and blessing bar (default full)",
     )
-    parser.add_argument(
-        "--runner",
-        choices=sorted(config.RUNNER_PROFILES),
-        default="direct",
-        help="Beam runner profile of the data components (default direct), as for `mmcs run`",
-    )
-    parser.add_argument(
-        "--workers", type=int, default=2, help="Beam DirectRunner worker processes (default 2)"
-    )
-    parser.add_argument(
-        "--beam-arg",
-        action="append",
-        default=[],
-        metavar="ARG",
-        help="extra Beam pipeline option, e.g. --beam-arg=--temp_location=gs://... (repeatable)",
+    beam_flags.add_arguments(
+        parser,
+        runner_help="Beam runner profile of the data components, as for `mmcs run`",
+        example="--temp_location=gs://...",
     )
 
 

@@ -5,7 +5,7 @@ import pytest
 from apache_beam.options import pipeline_options as po
 from apache_beam.runners.dask.dask_runner import DaskOptions
 
-from pipeline import cli, config
+from pipeline import beam_flags, cli, config
 
 
 def _options(beam: config.BeamConfig) -> po.PipelineOptions:
@@ -105,16 +105,37 @@ def test_cli_selects_the_profile_and_passes_beam_args():
         ]
     )
     assert args.span_window == 3
-    options = po.PipelineOptions(cli._beam_config(args).pipeline_args())
+    options = po.PipelineOptions(beam_flags.beam_config(args).pipeline_args())
     assert options.view_as(po.FlinkRunnerOptions).flink_master == "f:8081"
     ingest = cli.build_parser().parse_args(["ingest", "logs", "--out", "o", "--runner", "dask"])
-    assert cli._beam_config(ingest).pipeline_args()[0] == f"--runner={config.DASK_RUNNER}"
+    assert beam_flags.beam_config(ingest).pipeline_args()[0] == f"--runner={config.DASK_RUNNER}"
 
 
 def test_missing_cloud_options_are_a_usage_error(tmp_path, capsys):
     code = cli.main(["run", "--logs", str(tmp_path), "--runner", "dataflow"])
     assert code == cli.EXIT_USAGE
     assert "--beam-arg=--project=..." in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--beam-arg", "temp_location=/tmp/beam"], "must be a Beam option"),
+        (["--workers", "0"], "--workers must be at least 1, got 0"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "ingest"])
+def test_bad_beam_flags_are_a_usage_error_before_anything_runs(
+    tmp_path, capsys, command, argv, message
+):
+    # Beam would drop an option without its "--" with a log warning only; `mmcs run` and
+    # `mmcs ingest` refuse it as `mmcs compile` does, before reading the logs.
+    out = tmp_path / "out"
+    target = ["--logs", str(tmp_path)] if command == "run" else [str(tmp_path)]
+    code = cli.main([command, *target, "--out", str(out), *argv])
+    assert code == cli.EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_log_layout_is_detected(tmp_path):
