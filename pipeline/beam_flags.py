@@ -1,9 +1,9 @@
 """The Beam flags of the `mmcs` commands that run Beam: ingest, run, demo and compile.
 
-One definition of --runner, --workers and --beam-arg, and one check of their values, so
-`mmcs run` and `mmcs compile` accept and refuse the same things. Beam itself drops a
-pipeline argument it cannot parse with only a log warning ("Discarding unparseable
-args"), so an option given without its leading `--` is refused here instead of being lost.
+One definition of --runner, --workers and --beam-arg, checked by
+`config.BeamConfig.pipeline_args` (which refuses, among others, an option without its
+leading `--` that Beam would drop with a log warning only), so `mmcs run` and
+`mmcs compile` accept and refuse the same things.
 """
 
 import argparse
@@ -42,14 +42,9 @@ def beam_config(args: argparse.Namespace) -> config.BeamConfig:
     """The BeamConfig of parsed --runner, --workers and --beam-arg flags.
 
     Raises:
-      ValueError: a bad flag value (the message names the flag), an unknown runner, or a
-        required option of the runner's profile missing from --beam-arg.
+      ValueError: the flags' values fail `config.BeamConfig.pipeline_args`'s checks (the
+        message names the flag).
     """
-    if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    for arg in args.beam_arg:
-        if not arg.startswith("--"):
-            raise ValueError(f"--beam-arg {arg!r} must be a Beam option such as --runner=...")
     beam = config.BeamConfig(
         workers=args.workers,
         running_mode="multi_processing" if args.workers > 1 else "in_memory",

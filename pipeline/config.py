@@ -101,8 +101,15 @@ class BeamConfig:
         """The Beam pipeline arguments for these settings.
 
         Raises:
-          ValueError: an unknown runner, or a required option of its profile is missing.
+          ValueError: fewer than 1 worker; an extra argument that is not a `--option`
+            (Beam would drop it with only a log warning, "Discarding unparseable args");
+            an unknown runner; or a required option of its profile is missing.
         """
+        if self.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+        for arg in self.extra_args:
+            if not arg.startswith("--"):
+                raise ValueError(f"--beam-arg {arg!r} must be a Beam option such as --runner=...")
         if self.runner not in RUNNER_PROFILES:
             raise ValueError(
                 f"unknown Beam runner {self.runner!r}; expected one of {sorted(RUNNER_PROFILES)}"
