@@ -265,6 +265,7 @@ def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
         text_layer_rate_decay=args.text_layer_rate_decay,
         text_intent_loss_weight=args.text_intent_loss_weight if with_head else 0.0,
         text_intent_sources=sources if with_head else full.text_intent_sources,
+        ema_momentum=args.ema_momentum,
     )
 
 
@@ -294,6 +295,7 @@ def _root_name(
         f"-e{training.epochs}"
         f"-{training.learning_rate_schedule}-text{layers}{_text_rates_suffix(training)}"
         f"{_text_intent_suffix(training)}{split_suffix}"
+        f"{f'-ema{training.ema_momentum:g}' if training.ema_momentum else ''}"
     )
 
 
@@ -475,12 +477,14 @@ def _recipe(result: dict) -> str:
         if text_intent > 0
         else ""
     )
+    ema = trained.get("ema_momentum", 0.0)
+    averaged = f", weights averaged (EMA momentum {ema:g})" if ema else ""
     # Runs from before the split setting used LogExampleGen's default, 2:1.
     split = result["training"].get("split", str(config.SplitBuckets()))
     return (
         f"{trained['epochs']} epochs, {schedule} learning rate from "
         f"{trained['learning_rate']:g}, {layers} text-encoder layers fine-tuned{text_rates}"
-        f"{auxiliary}, "
+        f"{auxiliary}{averaged}, "
         f"{decoding.group(0) if decoding else 'greedy'} speech decoding, "
         f"sessions split {split} train:eval"
     )
@@ -647,6 +651,13 @@ def _parser() -> argparse.ArgumentParser:
         default=list(config.PROFILES["full"].training.text_intent_sources),
         help="text encoder inputs the auxiliary head reads (TrainingConfig."
         "text_intent_sources); a model gets those it has",
+    )
+    parser.add_argument(
+        "--ema-momentum",
+        type=float,
+        default=config.PROFILES["full"].training.ema_momentum,
+        help="export the moving average of the weights with this momentum per step "
+        "(TrainingConfig.ema_momentum); 0: the last step's weights",
     )
     parser.add_argument(
         "--typed-copies",

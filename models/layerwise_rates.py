@@ -77,13 +77,23 @@ def optimizer(
     weight_decay: float,
     text_rate_scale: float = 1.0,
     text_layer_decay: float = 1.0,
+    ema_momentum: float = 0.0,
 ) -> keras.optimizers.Optimizer:
     """The Trainer's optimizer: plain AdamW when every variable trains at the base rate,
-    LayerwiseAdamW when the text backbone's rates differ."""
+    LayerwiseAdamW when the text backbone's rates differ.
+
+    With `ema_momentum` above 0 the optimizer also keeps an exponential moving average of
+    the trainable weights (Keras' `use_ema`), which `fit` writes into the model when it
+    ends; `keras.callbacks.SwapEMAWeights` evaluates on the average during training.
+    """
+    averaging = {"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum > 0 else {}
     if text_rate_scale == 1.0 and text_layer_decay == 1.0:
-        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+        return keras.optimizers.AdamW(
+            learning_rate=learning_rate, weight_decay=weight_decay, **averaging
+        )
     return LayerwiseAdamW(
         text_backbone_rate_multipliers(model, text_rate_scale, text_layer_decay),
         learning_rate=learning_rate,
         weight_decay=weight_decay,
+        **averaging,
     )

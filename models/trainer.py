@@ -144,6 +144,22 @@ class _FailAfterSteps(keras.callbacks.Callback):
             )
 
 
+def training_callbacks(config: TrainingConfig) -> list[keras.callbacks.Callback]:
+    """The callbacks the settings ask for: the learning-rate schedule, evaluation on the
+    averaged weights (ema_momentum; fit leaves those in the model, so validation reads
+    what is exported) and the deliberate crash."""
+    callbacks = list(
+        learning_rate.schedule_callbacks(
+            config.learning_rate_schedule, config.learning_rate, config.epochs
+        )
+    )
+    if config.ema_momentum > 0:
+        callbacks.append(keras.callbacks.SwapEMAWeights())
+    if config.fail_after_steps > 0:
+        callbacks.append(_FailAfterSteps(config.fail_after_steps))
+    return callbacks
+
+
 def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model:
     """Builds and fits the model under the configured distribution strategy; TensorBoard
     logs go to the Trainer's run directory. Returns the model with its served outputs
@@ -169,6 +185,7 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
                 weight_decay=config.weight_decay,
                 text_rate_scale=config.text_learning_rate_scale,
                 text_layer_decay=config.text_layer_rate_decay,
+                ema_momentum=config.ema_momentum,
             ),
             loss=losses.losses_by_output(config.text_intent_head),
             loss_weights=losses.loss_weights_by_output(config.text_intent_loss_weight),
@@ -197,12 +214,8 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
         throughput,
-        *learning_rate.schedule_callbacks(
-            config.learning_rate_schedule, config.learning_rate, config.epochs
-        ),
+        *training_callbacks(config),
     ]
-    if config.fail_after_steps > 0:
-        callbacks.append(_FailAfterSteps(config.fail_after_steps))
     model.fit(
         train_data,
         validation_data=eval_data,

@@ -36,6 +36,11 @@ class TrainingConfig:
         (the text read in the picture). One head, shared, is applied to the encoder's
         embedding of each source a turn has, and its loss is the mean over those
         (turn, source) pairs that are labelled.
+      ema_momentum: above 0, the exported weights are an exponential moving average of
+        the training weights (Polyak averaging): after each step the average moves
+        (1 - ema_momentum) of the way to the new weights. The validation metrics logged
+        during training read the averaged weights. 0: the last step's weights. See
+        models/layerwise_rates.py.
       out_of_scope_false_rejection: the share of in-scope eval turns the calibrated
         out-of-scope threshold may flag (models/out_of_scope_calibration.py).
       out_of_scope_threshold: the threshold used when the eval split has too few labelled
@@ -63,6 +68,7 @@ class TrainingConfig:
     text_layer_rate_decay: float = 1.0
     text_intent_loss_weight: float = 0.0
     text_intent_sources: tuple[str, ...] = (TEXT,)
+    ema_momentum: float = 0.0
     out_of_scope_false_rejection: float = 0.05
     out_of_scope_threshold: float = 0.3
     out_of_scope_fixed_threshold: bool = False
@@ -105,6 +111,9 @@ class TrainingConfig:
             raise ValueError(
                 f"text_layer_rate_decay must be in (0, 1], got {self.text_layer_rate_decay}"
             )
+
+        if not 0 <= self.ema_momentum < 1:
+            raise ValueError(f"ema_momentum must be in [0, 1), got {self.ema_momentum}")
 
         if self.text_intent_loss_weight < 0:
             raise ValueError(

@@ -93,6 +93,10 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
     )
     config.update(text_intent_sources=["text", "transcript"])
     assert "auxiliary text intent loss x0.5 (text, transcript), " in _recipe(trained(config))
+    config.update(ema_momentum=0.999)
+    assert "(text, transcript), weights averaged (EMA momentum 0.999), " in (
+        _recipe(trained(config))
+    )
 
 
 def test_each_recipe_trains_in_its_own_pipeline_root():
@@ -107,6 +111,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
         decay: float = 1.0,
         text_intent: float = 0.0,
         sources: tuple[str, ...] = ("text",),
+        ema: float = 0.0,
     ) -> argparse.Namespace:
         return argparse.Namespace(
             trainable_text_layers=layers,
@@ -116,6 +121,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
             text_layer_rate_decay=decay,
             text_intent_loss_weight=text_intent,
             text_intent_sources=list(sources),
+            ema_momentum=ema,
         )
 
     full = config.PROFILES["full"].training
@@ -165,6 +171,13 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
     assert (
         _root_name("fused", 4000, fused, split=config.SplitBuckets(9, 1))
         == "quality-fused-4000-e6-linear_decay-text2-textaux1-text+transcript+image_text-split9x1"
+    )
+    # Averaged weights are a recipe of their own too.
+    averaged = _training_config(args("2", text_intent=1.0, ema=0.999), ABLATIONS["fused"])
+    assert averaged.ema_momentum == 0.999
+    assert (
+        _root_name("fused", None, averaged, split=config.SplitBuckets(9, 1))
+        == "quality-fused-full-e6-linear_decay-text2-textaux1-split9x1-ema0.999"
     )
     no_transcript = _training_config(every_text, ABLATIONS["fused_no_transcript"])
     assert no_transcript.auxiliary_intent_sources == ("text", "image_text")
