@@ -158,9 +158,19 @@ def log_pattern_for(log_dir: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class PipelinePaths:
-    """Where one pipeline instance keeps its artifacts and metadata."""
+    """Where one pipeline instance keeps its artifacts and metadata.
+
+    A local root is made absolute: ML Metadata records artifact URIs under it, and a
+    relative URI would only resolve from the working directory of the run that wrote it
+    (a later run from elsewhere, reusing the metadata, could not read its own cached
+    artifacts or the blessed baseline). A root with a scheme (gs://, s3://) is kept.
+    """
 
     root: str
+
+    def __post_init__(self):
+        if "://" not in self.root:
+            object.__setattr__(self, "root", os.path.abspath(self.root))
 
     @property
     def pipeline_root(self) -> str:
