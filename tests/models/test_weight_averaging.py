@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from models import trainer
+from models.distribution import distribution_strategy
 from models.layerwise_rates import LayerwiseAdamW, optimizer
 from models.training_config import TrainingConfig
 from tests.models.test_fusion_model import tiny_model
@@ -26,26 +27,12 @@ def _data():
 
 
 def _fit(config: TrainingConfig, layerwise: bool = False, validation: bool = False):
-    """Trains a small regression with the Trainer's optimizer and callbacks; returns the
-    model, the raw weights after every step and the fit history."""
+    """Trains a small regression with the Trainer's optimizer and callbacks, under the
+    config's distribution strategy; returns the model, the raw weights after every step
+    and the fit history."""
     keras.utils.set_random_seed(7)
-    first = keras.layers.Dense(2, name="first")
-    model = keras.Sequential([keras.Input((3,)), first, keras.layers.Dense(1, name="second")])
-    if layerwise:
-        # The optimizer the Trainer builds when the text rates differ (its multipliers
-        # come from a fusion model's text backbone; here one layer trains at half rate).
-        averaging = {"use_ema": True, "ema_momentum": config.ema_momentum}
-        opt = LayerwiseAdamW(
-            {id(first.kernel): 0.5},
-            learning_rate=config.learning_rate,
-            weight_decay=0.0,
-            **(averaging if config.ema_momentum else {}),
-        )
-    else:
-        opt = optimizer(
-            model, config.learning_rate, weight_decay=0.0, ema_momentum=config.ema_momentum
-        )
-    model.compile(optimizer=opt, loss="mse")
+    with distribution_strategy(config.distribution).scope():
+        model = _compiled(config, layerwise)
     trajectory = []
     record = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: trajectory.append(
@@ -64,6 +51,27 @@ def _fit(config: TrainingConfig, layerwise: bool = False, validation: bool = Fal
         verbose=0,
     )
     return model, trajectory, history
+
+
+def _compiled(config: TrainingConfig, layerwise: bool) -> keras.Model:
+    first = keras.layers.Dense(2, name="first")
+    model = keras.Sequential([keras.Input((3,)), first, keras.layers.Dense(1, name="second")])
+    if layerwise:
+        # The optimizer the Trainer builds when the text rates differ (its multipliers
+        # come from a fusion model's text backbone; here one layer trains at half rate).
+        averaging = {"use_ema": True, "ema_momentum": config.ema_momentum}
+        opt = LayerwiseAdamW(
+            {id(first.kernel): 0.5},
+            learning_rate=config.learning_rate,
+            weight_decay=0.0,
+            **(averaging if config.ema_momentum else {}),
+        )
+    else:
+        opt = optimizer(
+            model, config.learning_rate, weight_decay=0.0, ema_momentum=config.ema_momentum
+        )
+    model.compile(optimizer=opt, loss="mse")
+    return model
 
 
 def _moving_average(trajectory: list, momentum: float) -> list:
@@ -92,11 +100,14 @@ def test_fit_leaves_the_moving_average_of_the_trajectory_in_the_model(layerwise)
     assert not all(np.allclose(a, b) for a, b in zip(final, last, strict=True))
 
 
-def test_validation_reads_the_averaged_weights_and_training_continues_from_the_raw_ones():
-    config = _config(ema_momentum=0.6)
+@pytest.mark.parametrize("distribution", ["default", "mirrored"])
+def test_validation_reads_the_averaged_weights_and_training_continues_from_the_raw_ones(
+    distribution,
+):
+    config = _config(ema_momentum=0.6, distribution=distribution)
     model, trajectory, history = _fit(config, validation=True)
     _, unvalidated, _ = _fit(config)
-    raw_model, _, _ = _fit(_config())
+    raw_model, _, _ = _fit(_config(distribution=distribution))
     # Swapping the average in for validation and back out leaves the training steps as
     # they were without validation.
     for step, other in zip(trajectory, unvalidated, strict=True):
