@@ -53,7 +53,7 @@ def run(logs: Path, results: Path, work: Path, profile: str, workers: int) -> di
     first = _timed_run(logs, root, profile, workers)
     rerun = _timed_run(logs, root, profile, workers)
     load_after = os.getloadavg()
-    paths = config.PipelinePaths(str(root.resolve()))
+    paths = config.PipelinePaths(str(root))
     runs = run_history.pipeline_runs(paths.metadata_path, config.PIPELINE_NAME)
     states = [r.states() for r in runs[-2:]]
     result = {

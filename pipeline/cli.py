@@ -79,7 +79,7 @@ def _run_pipeline(args) -> int:
     if not os.path.isdir(args.logs):
         print(f"mmcs: {args.logs} is not a folder", file=sys.stderr)
         return EXIT_USAGE
-    paths = config.PipelinePaths(os.path.abspath(args.out))
+    paths = config.PipelinePaths(args.out)
     profile = config.PROFILES[args.profile]
     try:
         beam = beam_flags.beam_config(args)

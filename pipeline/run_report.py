@@ -47,7 +47,7 @@ def print_run_results(out: str) -> None:
     from components.validation_gate import spec as gate_spec
     from pipeline import config, run_outputs
 
-    paths = config.PipelinePaths(os.path.abspath(out))
+    paths = config.PipelinePaths(out)
 
     def uris(node):
         return run_outputs.latest_artifact_uris(paths.metadata_path, config.PIPELINE_NAME, node)
@@ -139,7 +139,7 @@ def print_demo_predictions(logs: str, out: str) -> None:
     from pipeline import config
     from serving import batch_predict
 
-    serving_dir = config.PipelinePaths(os.path.abspath(out)).serving_model_dir
+    serving_dir = config.PipelinePaths(out).serving_model_dir
     if not os.path.isdir(serving_dir) or not os.listdir(serving_dir):
         print("\nno model pushed yet: nothing to predict with")
         return

@@ -4,7 +4,6 @@ The Trainer writes its Keras TensorBoard logs to its ModelRun artifact; ML Metad
 which run is the newest and which runs came before.
 """
 
-import os
 import subprocess
 import sys
 
@@ -38,7 +37,7 @@ def tensorboard_command(log_dir: str, port: int, host: str = "localhost") -> lis
 
 
 def _cmd_tensorboard(args) -> int:
-    paths = config.PipelinePaths(os.path.abspath(args.out))
+    paths = config.PipelinePaths(args.out)
     runs = run_history.trainer_runs(paths.metadata_path, config.PIPELINE_NAME)
     if not runs:
         print(
