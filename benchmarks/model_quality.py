@@ -258,6 +258,7 @@ def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
             full.model,
             modalities=modalities,
             trainable_text_layers=_text_layers(args.trainable_text_layers),
+            seed=args.seed,
         ),
         epochs=args.epochs,
         learning_rate_schedule=args.learning_rate_schedule,
@@ -296,6 +297,7 @@ def _root_name(
         f"-{training.learning_rate_schedule}-text{layers}{_text_rates_suffix(training)}"
         f"{_text_intent_suffix(training)}{split_suffix}"
         f"{f'-ema{training.ema_momentum:g}' if training.ema_momentum else ''}"
+        f"{'' if training.model.seed is None else f'-seed{training.model.seed}'}"
     )
 
 
@@ -479,12 +481,14 @@ def _recipe(result: dict) -> str:
     )
     ema = trained.get("ema_momentum", 0.0)
     averaged = f", weights averaged (EMA momentum {ema:g})" if ema else ""
+    seed = trained["model"].get("seed")
+    seeded = "" if seed is None else f", seed {seed}"
     # Runs from before the split setting used LogExampleGen's default, 2:1.
     split = result["training"].get("split", str(config.SplitBuckets()))
     return (
         f"{trained['epochs']} epochs, {schedule} learning rate from "
         f"{trained['learning_rate']:g}, {layers} text-encoder layers fine-tuned{text_rates}"
-        f"{auxiliary}{averaged}, "
+        f"{auxiliary}{averaged}{seeded}, "
         f"{decoding.group(0) if decoding else 'greedy'} speech decoding, "
         f"sessions split {split} train:eval"
     )
@@ -658,6 +662,14 @@ def _parser() -> argparse.ArgumentParser:
         default=config.PROFILES["full"].training.ema_momentum,
         help="export the moving average of the weights with this momentum per step "
         "(TrainingConfig.ema_momentum); 0: the last step's weights",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the weight initialisation, dropout, modality dropout and shuffling "
+        "(FusionModelConfig.seed): another draw of the same recipe, in a pipeline root of "
+        "its own; unset, the Trainer's default draw",
     )
     parser.add_argument(
         "--typed-copies",

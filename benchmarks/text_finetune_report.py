@@ -11,10 +11,14 @@ labels, and optionally `banking77_text.json` (the pipeline's pushed models on th
   lowest and highest test accuracy;
 - which recipe the validation split picks among those trained on the same rows, and its
   test figure (the honest single number: the test split chose nothing);
-- against the Trainer's recipe (seed 0): the exact McNemar test per run.
+- against the Trainer's recipe (seed 0): the exact McNemar test per run;
+- each weight-averaging run against its twin without averaging (same recipe, seed and
+  device): queries only one of them gets right, the exact McNemar test, and over the
+  pairs the mean difference and how many the averaged run leads.
 
   python -m benchmarks.text_finetune_report --bundle DIR --runs RUNS.json [RUNS.json ...] \
-      [--pipeline benchmarks/results/banking77_text.json] --out benchmarks/results
+      [--pipeline benchmarks/results/banking77_text.json] --out benchmarks/results \
+      [--stem text_finetune]
 """
 
 import argparse
@@ -148,11 +152,80 @@ def build_report(bundle: Path, runs_files: list[Path], pipeline_file: Path | Non
         "environments": environments,
         "runs": [{k: v for k, v in r.items() if k != "_right"} for r in runs],
         "recipes": group_summaries(runs),
+        "weight_averaging": averaging_pairs(runs),
         "validation_choice": validation_choice(
             [r for r in runs if r["device"] == runs[0]["device"]]
         ),
         "pipeline_models": pipeline,
     }
+
+
+def averaging_pairs(runs: list[dict]) -> dict | None:
+    """Each run with weight averaging against the run of the same recipe and seed without
+    it on the same device (recipes recorded before averaging existed had none)."""
+
+    def key(run: dict, momentum: float) -> tuple:
+        recipe = {k: v for k, v in run["recipe"].items() if k not in ("name", "ema_momentum")}
+        return (run["device"], momentum, tuple(sorted(recipe.items())))
+
+    plain = {key(r, 0.0): r for r in runs if not r["recipe"].get("ema_momentum")}
+    pairs = []
+    for run in runs:
+        momentum = run["recipe"].get("ema_momentum", 0.0)
+        twin = plain.get(key(run, 0.0)) if momentum else None
+        if twin is None:
+            continue
+        pairs.append(
+            {
+                "averaged": run["name"],
+                "plain": twin["name"],
+                "device": run["device"],
+                "ema_momentum": momentum,
+                "seed": run["recipe"]["seed"],
+                "averaged_correct": run["test_correct"],
+                "plain_correct": twin["test_correct"],
+                "difference_points": 100 * (run["test_accuracy"] - twin["test_accuracy"]),
+                "mcnemar": mcnemar(twin["_right"], run["_right"]),
+            }
+        )
+    if not pairs:
+        return None
+    return {
+        "pairs": pairs,
+        "mean_difference_points": float(np.mean([p["difference_points"] for p in pairs])),
+        "averaged_ahead": sum(p["averaged_correct"] > p["plain_correct"] for p in pairs),
+    }
+
+
+def _averaging_section(averaging: dict | None, total: int) -> list[str]:
+    if not averaging:
+        return []
+    lines = [
+        "",
+        "## Weight averaging, seed by seed",
+        "",
+        "Each run with averaged weights (EMA) against the same recipe and seed without it, "
+        "same device and run file; McNemar counts the queries only one of the two gets right.",
+        "",
+        "| averaged run | without averaging | seed | averaged (correct) | without (correct) | "
+        "difference, points | only without / only averaged, p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in averaging["pairs"]:
+        m = p["mcnemar"]
+        lines.append(
+            f"| {p['averaged']} (momentum {p['ema_momentum']:g}) | {p['plain']} | {p['seed']} | "
+            f"{100 * p['averaged_correct'] / total:.2f} ({p['averaged_correct']}) | "
+            f"{100 * p['plain_correct'] / total:.2f} ({p['plain_correct']}) | "
+            f"{p['difference_points']:+.2f} | {m['only_first_right']} / "
+            f"{m['only_this_right']}, {m['p_value']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Averaged ahead in {averaging['averaged_ahead']} of {len(averaging['pairs'])} "
+        f"pairs; mean difference {averaging['mean_difference_points']:+.2f} points.",
+    ]
+    return lines
 
 
 def _layers(recipe: dict) -> str:
@@ -164,6 +237,8 @@ def _rate(recipe: dict) -> str:
     rate = f"{recipe['learning_rate']:g}"
     if recipe["text_rate_scale"] != 1 or recipe["text_layer_decay"] != 1:
         rate += f" (backbone x{recipe['text_rate_scale']:g}, x{recipe['text_layer_decay']:g}/layer)"
+    if recipe.get("ema_momentum"):
+        rate += f", averaged (EMA {recipe['ema_momentum']:g})"
     return rate
 
 
@@ -295,6 +370,7 @@ def markdown(report: dict) -> str:
             f"{versus_text} | {r['train_examples_per_second']:.0f} | "
             f"{r['first_epoch_seconds']:.1f} | {r['seconds']:.0f} |"
         )
+    lines += _averaging_section(report.get("weight_averaging"), total)
     lines += _machines_section(report["runs"])
     if report["pipeline_models"]:
         lines += [
@@ -324,11 +400,14 @@ def main() -> None:
         "--pipeline", type=Path, default=Path("benchmarks/results/banking77_text.json")
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--stem", default="text_finetune", help="names the report's .json and .md under --out"
+    )
     args = parser.parse_args()
     report = build_report(args.bundle, args.runs, args.pipeline)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "text_finetune.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "text_finetune.md").write_text(markdown(report))
+    (args.out / f"{args.stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / f"{args.stem}.md").write_text(markdown(report))
 
 
 if __name__ == "__main__":

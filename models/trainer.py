@@ -198,6 +198,7 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
         model_inputs,
         config.batch_size,
         shuffle=True,
+        seed=config.model.seed or 0,
         cache=config.cache_transformed,
         text_intent_sources=config.auxiliary_intent_sources,
     )

@@ -97,6 +97,8 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
     assert "(text, transcript), weights averaged (EMA momentum 0.999), " in (
         _recipe(trained(config))
     )
+    config["model"]["seed"] = 2
+    assert "weights averaged (EMA momentum 0.999), seed 2, " in _recipe(trained(config))
 
 
 def test_each_recipe_trains_in_its_own_pipeline_root():
@@ -112,6 +114,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
         text_intent: float = 0.0,
         sources: tuple[str, ...] = ("text",),
         ema: float = 0.0,
+        seed: int | None = None,
     ) -> argparse.Namespace:
         return argparse.Namespace(
             trainable_text_layers=layers,
@@ -122,6 +125,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
             text_intent_loss_weight=text_intent,
             text_intent_sources=list(sources),
             ema_momentum=ema,
+            seed=seed,
         )
 
     full = config.PROFILES["full"].training
@@ -178,6 +182,12 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
     assert (
         _root_name("fused", None, averaged, split=config.SplitBuckets(9, 1))
         == "quality-fused-full-e6-linear_decay-text2-textaux1-split9x1-ema0.999"
+    )
+    # So is another seed; without one the names stay as they were.
+    reseeded = _training_config(args("2", text_intent=1.0, ema=0.999, seed=1), ABLATIONS["fused"])
+    assert reseeded.model.seed == 1 and averaged.model.seed is None
+    assert _root_name("fused", None, reseeded, split=config.SplitBuckets(9, 1)) == (
+        "quality-fused-full-e6-linear_decay-text2-textaux1-split9x1-ema0.999-seed1"
     )
     no_transcript = _training_config(every_text, ABLATIONS["fused_no_transcript"])
     assert no_transcript.auxiliary_intent_sources == ("text", "image_text")

@@ -118,6 +118,42 @@ def test_a_recipe_trains_and_predicts_every_test_query(bundle):
     assert result["trainable_parameters"] < 0.5 * sum(w.size for w in weights)
 
 
+def test_an_averaging_recipe_validates_and_is_scored_on_the_averaged_weights(bundle):
+    out, manifest, _, _ = bundle
+    _, arrays, weights = text_finetune.load_bundle(out)
+
+    def backbone_change(model) -> float:
+        """How far the fine-tuned backbone's weights moved from the pretrained ones."""
+        tuned = model.get_layer("text_encoder").backbone.get_weights()
+        return max(float(np.max(np.abs(t - w))) for t, w in zip(tuned, weights, strict=True))
+
+    # Keras starts the average at the weights after the first step (Adam moves each weight
+    # by at most the learning rate there); at a momentum this close to 1 it stays there,
+    # while the raw weights move on: what the model holds after fitting tells them apart.
+    rate = 3e-3
+    recipes = {
+        ema: text_finetune.Recipe("tiny", 2, rate, 4, 2, ema_momentum=ema)
+        for ema in (0.0, 0.999999)
+    }
+    fitted = {
+        ema: text_finetune.fit_recipe(r, manifest, arrays, weights) for ema, r in recipes.items()
+    }
+    raw_model, raw = fitted[0.0]
+    averaged_model, averaged = fitted[0.999999]
+    assert backbone_change(averaged_model) <= 1.01 * rate < 2 * rate < backbone_change(raw_model)
+    # The training steps are the same; what is validated and scored differs.
+    assert [e["train_loss"] for e in averaged["epochs"]] == pytest.approx(
+        [e["train_loss"] for e in raw["epochs"]], rel=1e-4
+    )
+    x_val = text_finetune.model_inputs(arrays["validation_token_ids"], manifest["pad_token_id"])
+    for model, result in ((raw_model, raw), (averaged_model, averaged)):
+        predicted = np.argmax(model.predict(x_val, verbose=0), axis=-1)
+        assert result["validation_accuracy"] == pytest.approx(
+            float(np.mean(predicted == arrays["validation_labels"]))
+        )
+        assert all(e["seconds"] > 0 for e in result["epochs"])
+
+
 def test_schedule_follows_the_trainers_linear_decay_step_by_step():
     schedule = text_finetune.linear_decay_schedule(2e-4, epochs=4, steps_per_epoch=5)
     trainer = LinearDecay(2e-4, 4)
@@ -213,6 +249,54 @@ def test_report_pools_seeds_picks_by_validation_and_tests_against_the_baseline(t
     assert "trainer-default-all" not in report["validation_choice"]["among"]
     text = text_finetune_report.markdown(report)
     assert "**full-x**" in text and "| full-x | gpu: X | 90 | 2 | 60.00 (50.00-70.00)" in text
+
+
+def test_report_pairs_each_averaged_run_with_its_twin_of_the_same_seed(tmp_path):
+    labels = np.arange(10)
+    np.savez(tmp_path / "data.npz", test_labels=labels)
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"rows": {"train": 90, "validation": 10, "test": 10}})
+    )
+    right = lambda *wrong: [0 if i in wrong else int(v) for i, v in enumerate(labels)]  # noqa: E731
+
+    def averaged(run: dict) -> dict:
+        run["recipe"]["ema_momentum"] = 0.999
+        return run
+
+    runs = [
+        # Recorded before averaging existed: no ema_momentum in the recipe.
+        _run("trainer-default-all", 0, 100, None, right(1, 2)),
+        averaged(_run("trainer-default-all-ema", 0, 100, None, right(1))),
+        _run("trainer-default-all-seed1", 1, 100, None, right(3)),
+        averaged(_run("trainer-default-all-ema-seed1", 1, 100, None, right(4, 5))),
+        # No twin without averaging for this seed: left out of the pairs.
+        averaged(_run("trainer-default-all-ema-seed2", 2, 100, None, right())),
+    ]
+    environment = {"backend": "tensorflow", "keras": "3", "device": "cpu", "cpus": 2}
+    (tmp_path / "runs.json").write_text(json.dumps({"environment": environment, "runs": runs}))
+    report = text_finetune_report.build_report(tmp_path, [tmp_path / "runs.json"], None)
+    averaging = report["weight_averaging"]
+    pairs = {p["averaged"]: p for p in averaging["pairs"]}
+    assert set(pairs) == {"trainer-default-all-ema", "trainer-default-all-ema-seed1"}
+    assert pairs["trainer-default-all-ema"]["plain"] == "trainer-default-all"
+    assert pairs["trainer-default-all-ema-seed1"]["plain"] == "trainer-default-all-seed1"
+    first = pairs["trainer-default-all-ema"]
+    assert (first["averaged_correct"], first["plain_correct"]) == (9, 8)
+    assert first["mcnemar"]["only_first_right"] == 0 and first["mcnemar"]["only_this_right"] == 1
+    assert pairs["trainer-default-all-ema-seed1"]["difference_points"] == pytest.approx(-10.0)
+    assert averaging["averaged_ahead"] == 1
+    assert averaging["mean_difference_points"] == pytest.approx(0.0)
+    text = text_finetune_report.markdown(report)
+    assert "## Weight averaging, seed by seed" in text
+    assert (
+        "| trainer-default-all-ema (momentum 0.999) | trainer-default-all | 0 | 90.00 (9) |" in text
+    )
+    assert "Averaged ahead in 1 of 2 pairs; mean difference +0.00 points." in text
+    # Runs files without averaging get no such section.
+    (tmp_path / "plain.json").write_text(json.dumps({"environment": environment, "runs": runs[:1]}))
+    plain = text_finetune_report.build_report(tmp_path, [tmp_path / "plain.json"], None)
+    assert plain["weight_averaging"] is None
+    assert "Weight averaging" not in text_finetune_report.markdown(plain)
 
 
 def test_recipe_groups_strip_only_a_seed_suffix():
