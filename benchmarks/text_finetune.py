@@ -62,6 +62,8 @@ class Recipe:
     # Above 0: the optimizer keeps an exponential moving average of the weights, which
     # validation reads and the test figure is taken on (TrainingConfig.ema_momentum).
     ema_momentum: float = 0.0
+    # Above 0: smoothed targets (TrainingConfig.label_smoothing, models/losses.py).
+    label_smoothing: float = 0.0
 
 
 # In the order they run; a budget cuts the list from the end.
@@ -107,6 +109,21 @@ RECIPES = (
             ema_momentum=0.999,
         )
         for seed in (1, 2)
+    ),
+    # Fifth round (on the CPU): label smoothing (the Trainer's `label_smoothing`) on all of
+    # train.csv, seed by seed against the same recipe without it.
+    *(
+        Recipe(
+            f"trainer-default-all-smooth{f'-seed{seed}' if seed else ''}",
+            2,
+            3e-4,
+            16,
+            6,
+            seed=seed,
+            with_validation=True,
+            label_smoothing=0.1,
+        )
+        for seed in (0, 1, 2)
     ),
 )
 # Drawing the `training_share` subset.
@@ -271,7 +288,7 @@ def fit_recipe(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: int
     import keras
 
     import_keras_hub_backbone()  # before models.minilm imports keras_hub
-    from models import layerwise_rates
+    from models import layerwise_rates, losses
     from models.training_config import TrainingConfig
 
     keras.utils.set_random_seed(recipe.seed)
@@ -299,7 +316,8 @@ def fit_recipe(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: int
             recipe.text_layer_decay,
             recipe.ema_momentum,
         ),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        # The Trainer's loss (no label is missing here, so it is the mean cross-entropy).
+        loss=losses.MaskedSparseCategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
         metrics=["accuracy"],
     )
     recorder = epoch_recorder(recipe.name)

@@ -5,6 +5,8 @@ production turns none), so each head's loss is the mean over the examples labell
 it, and 0 for a batch with none. The model's total loss is the sum of the two heads'
 (Keras adds the per-output losses of `losses_by_output()`), plus, when training with the
 auxiliary text intent head, its loss times `TrainingConfig.text_intent_loss_weight`.
+With `TrainingConfig.label_smoothing` e above 0, each labelled example's target is
+1 - e on its class plus e spread evenly over all classes (Szegedy et al., 2016).
 """
 
 import keras
@@ -32,7 +34,20 @@ def _flat_predictions(y_pred):
     return keras.ops.reshape(y_pred, (-1, y_pred.shape[-1]))
 
 
-def masked_sparse_categorical_crossentropy(y_true, y_pred, from_logits=True):
+def _cross_entropy(labels, y_pred, from_logits: bool, label_smoothing: float):
+    """Per-example cross-entropy of (n,) class indices against (n, classes) predictions,
+    against smoothed targets when `label_smoothing` > 0."""
+    if not label_smoothing:
+        return keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=from_logits)
+    targets = keras.ops.one_hot(labels, y_pred.shape[-1], dtype=y_pred.dtype)
+    return keras.losses.categorical_crossentropy(
+        targets, y_pred, from_logits=from_logits, label_smoothing=label_smoothing
+    )
+
+
+def masked_sparse_categorical_crossentropy(
+    y_true, y_pred, from_logits=True, label_smoothing: float = 0.0
+):
     """Per-example cross-entropy, 0 where the label is missing.
 
     Args:
@@ -40,14 +55,14 @@ def masked_sparse_categorical_crossentropy(y_true, y_pred, from_logits=True):
             shape (batch, k, classes); `features.MISSING_LABEL` = no label.
         y_pred: (batch, classes) logits (or probabilities with `from_logits=False`).
         from_logits: whether `y_pred` holds logits.
+        label_smoothing: share of each target spread evenly over all classes.
 
     Returns:
         (batch,) float losses, (batch * k,) for (batch, k) labels.
     """
     y_pred = _flat_predictions(y_pred)
     labels, weights = _labels_and_weights(y_true, None, y_pred.dtype)
-    losses = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=from_logits)
-    return losses * weights
+    return _cross_entropy(labels, y_pred, from_logits, label_smoothing) * weights
 
 
 @keras.saving.register_keras_serializable(package="mmcs")
@@ -60,15 +75,27 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
 
     Args:
         from_logits: whether predictions are logits (the fusion model's outputs are).
+        label_smoothing: share of each target spread evenly over all classes (0: none).
         name: name of the loss.
     """
 
-    def __init__(self, from_logits=True, name="masked_sparse_categorical_crossentropy", **kwargs):
+    def __init__(
+        self,
+        from_logits=True,
+        label_smoothing: float = 0.0,
+        name="masked_sparse_categorical_crossentropy",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
 
     def call(self, y_true, y_pred):
-        return masked_sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
+        return masked_sparse_categorical_crossentropy(
+            y_true, y_pred, self.from_logits, self.label_smoothing
+        )
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # Overrides Loss.__call__: its reductions divide by the batch size, this one
@@ -76,13 +103,15 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         with keras.name_scope(self.name):
             y_pred = _flat_predictions(keras.ops.convert_to_tensor(y_pred, dtype=self.dtype))
             labels, weights = _labels_and_weights(y_true, sample_weight, y_pred.dtype)
-            losses = keras.losses.sparse_categorical_crossentropy(
-                labels, y_pred, from_logits=self.from_logits
-            )
+            losses = _cross_entropy(labels, y_pred, self.from_logits, self.label_smoothing)
             return keras.ops.divide_no_nan(keras.ops.sum(losses * weights), keras.ops.sum(weights))
 
     def get_config(self):
-        return {"name": self.name, "from_logits": self.from_logits}
+        return {
+            "name": self.name,
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+        }
 
 
 @keras.saving.register_keras_serializable(package="mmcs")
@@ -120,11 +149,13 @@ def _outputs(text_intent_head: bool) -> tuple[str, ...]:
     return (*heads, features.TEXT_INTENT_AUXILIARY_KEY) if text_intent_head else heads
 
 
-def losses_by_output(text_intent_head: bool = False) -> dict:
+def losses_by_output(text_intent_head: bool = False, label_smoothing: float = 0.0) -> dict:
     """A masked cross-entropy per model output, for `model.compile(loss=...)`; with
     `text_intent_head`, one for the training-only text intent output too."""
     return {
-        output: MaskedSparseCategoricalCrossentropy(name=f"{output}_loss")
+        output: MaskedSparseCategoricalCrossentropy(
+            label_smoothing=label_smoothing, name=f"{output}_loss"
+        )
         for output in _outputs(text_intent_head)
     }
 

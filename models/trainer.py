@@ -165,7 +165,8 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
     logs go to the Trainer's run directory. Returns the model with its served outputs
     (the training-only text intent head, if any, left out)."""
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    keras.utils.set_random_seed(config.model.seed or 0)
+    seed = config.model.seed or 0
+    keras.utils.set_random_seed(seed)
     strategy = distribution_strategy(config.distribution)
     logging.info(
         "training under %s with %d replica(s)",
@@ -187,7 +188,7 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
                 text_layer_decay=config.text_layer_rate_decay,
                 ema_momentum=config.ema_momentum,
             ),
-            loss=losses.losses_by_output(config.text_intent_head),
+            loss=losses.losses_by_output(config.text_intent_head, config.label_smoothing),
             loss_weights=losses.loss_weights_by_output(config.text_intent_loss_weight),
             metrics=losses.metrics_by_output(config.text_intent_head),
         )
@@ -198,7 +199,7 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
         model_inputs,
         config.batch_size,
         shuffle=True,
-        seed=config.model.seed or 0,
+        seed=seed,
         cache=config.cache_transformed,
         text_intent_sources=config.auxiliary_intent_sources,
     )

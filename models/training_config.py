@@ -41,6 +41,9 @@ class TrainingConfig:
         (1 - ema_momentum) of the way to the new weights. The validation metrics logged
         during training read the averaged weights. 0: the last step's weights. See
         models/layerwise_rates.py.
+      label_smoothing: above 0, every head's training target keeps 1 - label_smoothing
+        on the labelled class and spreads label_smoothing evenly over all classes
+        (models/losses.py). 0: one-hot targets.
       out_of_scope_false_rejection: the share of in-scope eval turns the calibrated
         out-of-scope threshold may flag (models/out_of_scope_calibration.py).
       out_of_scope_threshold: the threshold used when the eval split has too few labelled
@@ -69,6 +72,7 @@ class TrainingConfig:
     text_intent_loss_weight: float = 0.0
     text_intent_sources: tuple[str, ...] = (TEXT,)
     ema_momentum: float = 0.0
+    label_smoothing: float = 0.0
     out_of_scope_false_rejection: float = 0.05
     out_of_scope_threshold: float = 0.3
     out_of_scope_fixed_threshold: bool = False
@@ -114,6 +118,8 @@ class TrainingConfig:
 
         if not 0 <= self.ema_momentum < 1:
             raise ValueError(f"ema_momentum must be in [0, 1), got {self.ema_momentum}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
         if self.text_intent_loss_weight < 0:
             raise ValueError(
