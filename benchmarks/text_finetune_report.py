@@ -12,9 +12,9 @@ labels, and optionally `banking77_text.json` (the pipeline's pushed models on th
 - which recipe the validation split picks among those trained on the same rows, and its
   test figure (the honest single number: the test split chose nothing);
 - against the Trainer's recipe (seed 0): the exact McNemar test per run;
-- each weight-averaging run against its twin without averaging (same recipe, seed and
-  device): queries only one of them gets right, the exact McNemar test, and over the
-  pairs the mean difference and how many the averaged run leads.
+- each run with weight averaging or label smoothing against its twin without it (same
+  recipe, seed and device): queries only one of them gets right, the exact McNemar test,
+  and over the pairs the mean difference and how many the run with the setting leads.
 
   python -m benchmarks.text_finetune_report --bundle DIR --runs RUNS.json [RUNS.json ...] \
       [--pipeline benchmarks/results/banking77_text.json] --out benchmarks/results \
@@ -152,7 +152,7 @@ def build_report(bundle: Path, runs_files: list[Path], pipeline_file: Path | Non
         "environments": environments,
         "runs": [{k: v for k, v in r.items() if k != "_right"} for r in runs],
         "recipes": group_summaries(runs),
-        "weight_averaging": averaging_pairs(runs),
+        **{key: setting_pairs(runs, setting) for setting, (key, _, _) in PAIRED_SETTINGS.items()},
         "validation_choice": validation_choice(
             [r for r in runs if r["device"] == runs[0]["device"]]
         ),
@@ -160,30 +160,42 @@ def build_report(bundle: Path, runs_files: list[Path], pipeline_file: Path | Non
     }
 
 
-def averaging_pairs(runs: list[dict]) -> dict | None:
-    """Each run with weight averaging against the run of the same recipe and seed without
-    it on the same device (recipes recorded before averaging existed had none)."""
+# Settings paired seed by seed: each run with the setting on against the run of the same
+# recipe, seed and device with it off (runs recorded before a setting existed have it
+# off). Setting -> (report key, section title, how a value is named).
+PAIRED_SETTINGS = {
+    "ema_momentum": ("weight_averaging", "Weight averaging", "momentum"),
+    "label_smoothing": ("label_smoothing", "Label smoothing", "smoothing"),
+}
 
-    def key(run: dict, momentum: float) -> tuple:
-        recipe = {k: v for k, v in run["recipe"].items() if k not in ("name", "ema_momentum")}
-        return (run["device"], momentum, tuple(sorted(recipe.items())))
 
-    plain = {key(r, 0.0): r for r in runs if not r["recipe"].get("ema_momentum")}
+def setting_pairs(runs: list[dict], setting: str) -> dict | None:
+    """Each run with `setting` on against its twin with it off: queries only one of the
+    two gets right (exact McNemar), and over the pairs the mean difference and how many
+    the run with the setting leads. None when no run has a twin."""
+
+    def key(run: dict) -> tuple:
+        recipe = {**dict.fromkeys(PAIRED_SETTINGS, 0.0), **run["recipe"]}
+        for name in ("name", setting):
+            del recipe[name]
+        return (run["device"], tuple(sorted(recipe.items())))
+
+    without = {key(r): r for r in runs if not r["recipe"].get(setting)}
     pairs = []
     for run in runs:
-        momentum = run["recipe"].get("ema_momentum", 0.0)
-        twin = plain.get(key(run, 0.0)) if momentum else None
+        value = run["recipe"].get(setting, 0.0)
+        twin = without.get(key(run)) if value else None
         if twin is None:
             continue
         pairs.append(
             {
-                "averaged": run["name"],
-                "plain": twin["name"],
+                "with": run["name"],
+                "without": twin["name"],
                 "device": run["device"],
-                "ema_momentum": momentum,
+                setting: value,
                 "seed": run["recipe"]["seed"],
-                "averaged_correct": run["test_correct"],
-                "plain_correct": twin["test_correct"],
+                "with_correct": run["test_correct"],
+                "without_correct": twin["test_correct"],
                 "difference_points": 100 * (run["test_accuracy"] - twin["test_accuracy"]),
                 "mcnemar": mcnemar(twin["_right"], run["_right"]),
             }
@@ -193,37 +205,38 @@ def averaging_pairs(runs: list[dict]) -> dict | None:
     return {
         "pairs": pairs,
         "mean_difference_points": float(np.mean([p["difference_points"] for p in pairs])),
-        "averaged_ahead": sum(p["averaged_correct"] > p["plain_correct"] for p in pairs),
+        "with_ahead": sum(p["with_correct"] > p["without_correct"] for p in pairs),
     }
 
 
-def _averaging_section(averaging: dict | None, total: int) -> list[str]:
-    if not averaging:
+def _setting_section(setting: str, paired: dict | None, total: int) -> list[str]:
+    if not paired:
         return []
+    _, title, value_name = PAIRED_SETTINGS[setting]
     lines = [
         "",
-        "## Weight averaging, seed by seed",
+        f"## {title}, seed by seed",
         "",
-        "Each run with averaged weights (EMA) against the same recipe and seed without it, "
-        "same device and run file; McNemar counts the queries only one of the two gets right.",
+        f"Each run with {title.lower()} against the same recipe and seed without it, same "
+        "device; McNemar counts the queries only one of the two gets right.",
         "",
-        "| averaged run | without averaging | seed | averaged (correct) | without (correct) | "
-        "difference, points | only without / only averaged, p |",
+        "| run | without it | seed | run (correct) | without (correct) | "
+        "difference, points | only without / only with, p |",
         "|---|---|---|---|---|---|---|",
     ]
-    for p in averaging["pairs"]:
+    for p in paired["pairs"]:
         m = p["mcnemar"]
         lines.append(
-            f"| {p['averaged']} (momentum {p['ema_momentum']:g}) | {p['plain']} | {p['seed']} | "
-            f"{100 * p['averaged_correct'] / total:.2f} ({p['averaged_correct']}) | "
-            f"{100 * p['plain_correct'] / total:.2f} ({p['plain_correct']}) | "
+            f"| {p['with']} ({value_name} {p[setting]:g}) | {p['without']} | {p['seed']} | "
+            f"{100 * p['with_correct'] / total:.2f} ({p['with_correct']}) | "
+            f"{100 * p['without_correct'] / total:.2f} ({p['without_correct']}) | "
             f"{p['difference_points']:+.2f} | {m['only_first_right']} / "
             f"{m['only_this_right']}, {m['p_value']:.2f} |"
         )
     lines += [
         "",
-        f"Averaged ahead in {averaging['averaged_ahead']} of {len(averaging['pairs'])} "
-        f"pairs; mean difference {averaging['mean_difference_points']:+.2f} points.",
+        f"With {title.lower()} ahead in {paired['with_ahead']} of {len(paired['pairs'])} "
+        f"pairs; mean difference {paired['mean_difference_points']:+.2f} points.",
     ]
     return lines
 
@@ -239,6 +252,8 @@ def _rate(recipe: dict) -> str:
         rate += f" (backbone x{recipe['text_rate_scale']:g}, x{recipe['text_layer_decay']:g}/layer)"
     if recipe.get("ema_momentum"):
         rate += f", averaged (EMA {recipe['ema_momentum']:g})"
+    if recipe.get("label_smoothing"):
+        rate += f", label smoothing {recipe['label_smoothing']:g}"
     return rate
 
 
@@ -370,7 +385,8 @@ def markdown(report: dict) -> str:
             f"{versus_text} | {r['train_examples_per_second']:.0f} | "
             f"{r['first_epoch_seconds']:.1f} | {r['seconds']:.0f} |"
         )
-    lines += _averaging_section(report.get("weight_averaging"), total)
+    for setting, (key, _, _) in PAIRED_SETTINGS.items():
+        lines += _setting_section(setting, report.get(key), total)
     lines += _machines_section(report["runs"])
     if report["pipeline_models"]:
         lines += [

@@ -251,7 +251,7 @@ def test_report_pools_seeds_picks_by_validation_and_tests_against_the_baseline(t
     assert "**full-x**" in text and "| full-x | gpu: X | 90 | 2 | 60.00 (50.00-70.00)" in text
 
 
-def test_report_pairs_each_averaged_run_with_its_twin_of_the_same_seed(tmp_path):
+def test_report_pairs_each_run_with_a_setting_with_its_twin_of_the_same_seed(tmp_path):
     labels = np.arange(10)
     np.savez(tmp_path / "data.npz", test_labels=labels)
     (tmp_path / "manifest.json").write_text(
@@ -259,44 +259,67 @@ def test_report_pairs_each_averaged_run_with_its_twin_of_the_same_seed(tmp_path)
     )
     right = lambda *wrong: [0 if i in wrong else int(v) for i, v in enumerate(labels)]  # noqa: E731
 
-    def averaged(run: dict) -> dict:
-        run["recipe"]["ema_momentum"] = 0.999
+    def with_setting(run: dict, **settings) -> dict:
+        run["recipe"].update(settings)
         return run
 
     runs = [
-        # Recorded before averaging existed: no ema_momentum in the recipe.
+        # Recorded before either setting existed: neither is in the recipe.
         _run("trainer-default-all", 0, 100, None, right(1, 2)),
-        averaged(_run("trainer-default-all-ema", 0, 100, None, right(1))),
+        with_setting(_run("trainer-default-all-ema", 0, 100, None, right(1)), ema_momentum=0.999),
         _run("trainer-default-all-seed1", 1, 100, None, right(3)),
-        averaged(_run("trainer-default-all-ema-seed1", 1, 100, None, right(4, 5))),
+        with_setting(
+            _run("trainer-default-all-ema-seed1", 1, 100, None, right(4, 5)), ema_momentum=0.999
+        ),
         # No twin without averaging for this seed: left out of the pairs.
-        averaged(_run("trainer-default-all-ema-seed2", 2, 100, None, right())),
+        with_setting(
+            _run("trainer-default-all-ema-seed2", 2, 100, None, right()), ema_momentum=0.999
+        ),
+        # Recorded with both settings in the recipe, smoothing on: paired with the seed-1
+        # run above, which has neither.
+        with_setting(
+            _run("trainer-default-all-smooth-seed1", 1, 100, None, right()),
+            ema_momentum=0.0,
+            label_smoothing=0.1,
+        ),
     ]
     environment = {"backend": "tensorflow", "keras": "3", "device": "cpu", "cpus": 2}
     (tmp_path / "runs.json").write_text(json.dumps({"environment": environment, "runs": runs}))
     report = text_finetune_report.build_report(tmp_path, [tmp_path / "runs.json"], None)
     averaging = report["weight_averaging"]
-    pairs = {p["averaged"]: p for p in averaging["pairs"]}
+    pairs = {p["with"]: p for p in averaging["pairs"]}
     assert set(pairs) == {"trainer-default-all-ema", "trainer-default-all-ema-seed1"}
-    assert pairs["trainer-default-all-ema"]["plain"] == "trainer-default-all"
-    assert pairs["trainer-default-all-ema-seed1"]["plain"] == "trainer-default-all-seed1"
+    assert pairs["trainer-default-all-ema"]["without"] == "trainer-default-all"
+    assert pairs["trainer-default-all-ema-seed1"]["without"] == "trainer-default-all-seed1"
     first = pairs["trainer-default-all-ema"]
-    assert (first["averaged_correct"], first["plain_correct"]) == (9, 8)
+    assert (first["with_correct"], first["without_correct"]) == (9, 8)
     assert first["mcnemar"]["only_first_right"] == 0 and first["mcnemar"]["only_this_right"] == 1
     assert pairs["trainer-default-all-ema-seed1"]["difference_points"] == pytest.approx(-10.0)
-    assert averaging["averaged_ahead"] == 1
+    assert averaging["with_ahead"] == 1
     assert averaging["mean_difference_points"] == pytest.approx(0.0)
+    smoothing = report["label_smoothing"]
+    assert [(p["with"], p["without"]) for p in smoothing["pairs"]] == [
+        ("trainer-default-all-smooth-seed1", "trainer-default-all-seed1")
+    ]
+    assert smoothing["with_ahead"] == 1
+    assert smoothing["mean_difference_points"] == pytest.approx(10.0)
     text = text_finetune_report.markdown(report)
     assert "## Weight averaging, seed by seed" in text
     assert (
         "| trainer-default-all-ema (momentum 0.999) | trainer-default-all | 0 | 90.00 (9) |" in text
     )
-    assert "Averaged ahead in 1 of 2 pairs; mean difference +0.00 points." in text
-    # Runs files without averaging get no such section.
+    assert "With weight averaging ahead in 1 of 2 pairs; mean difference +0.00 points." in text
+    assert "## Label smoothing, seed by seed" in text
+    assert (
+        "| trainer-default-all-smooth-seed1 (smoothing 0.1) | trainer-default-all-seed1 |" in text
+    )
+    assert "label smoothing 0.1" in text  # the recipe's rate column names it
+    # Runs files without either setting get no such section.
     (tmp_path / "plain.json").write_text(json.dumps({"environment": environment, "runs": runs[:1]}))
     plain = text_finetune_report.build_report(tmp_path, [tmp_path / "plain.json"], None)
-    assert plain["weight_averaging"] is None
-    assert "Weight averaging" not in text_finetune_report.markdown(plain)
+    assert plain["weight_averaging"] is None and plain["label_smoothing"] is None
+    text = text_finetune_report.markdown(plain)
+    assert "Weight averaging" not in text and "Label smoothing" not in text
 
 
 def test_recipe_groups_strip_only_a_seed_suffix():

@@ -36,6 +36,7 @@ from models.losses import (
     metrics_by_output,
 )
 from models.text_encoder import TextEncoder
+from models.training_config import TrainingConfig
 
 # === Harness ===
 
@@ -387,6 +388,39 @@ def test_masked_loss_is_zero_with_zero_gradient_when_no_label():
         value = loss(np.full(4, features.MISSING_LABEL), logits)
     assert float(value) == 0.0
     np.testing.assert_array_equal(tape.gradient(value, logits).numpy(), 0.0)
+
+
+def test_label_smoothing_spreads_the_target_over_every_class_and_still_masks():
+    smoothing = 0.3
+    loss = MaskedSparseCategoricalCrossentropy(label_smoothing=smoothing)
+    labels = np.array([0, features.MISSING_LABEL, 2, 1])
+
+    def smoothed(logits, label):
+        log_probabilities = np.asarray(logits, "float64") - np.log(np.exp(logits).sum())
+        target = np.full(len(logits), smoothing / len(logits))
+        target[label] += 1 - smoothing
+        return float(-(target * log_probabilities).sum())
+
+    expected = np.mean([smoothed(LOGITS[i], labels[i]) for i in (0, 2, 3)])
+    np.testing.assert_allclose(float(loss(labels, LOGITS)), expected, rtol=1e-6)
+    # It differs from the one-hot loss, which it equals at 0.
+    assert abs(expected - float(MaskedSparseCategoricalCrossentropy()(labels, LOGITS))) > 0.05
+    per_example = np.asarray(
+        masked_sparse_categorical_crossentropy(labels, LOGITS, True, smoothing)
+    )
+    assert per_example[1] == 0.0
+    # The config round-trips, and a share of 1 or more is refused.
+    assert MaskedSparseCategoricalCrossentropy.from_config(loss.get_config()).label_smoothing == 0.3
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        MaskedSparseCategoricalCrossentropy(label_smoothing=1.0)
+    # The Trainer's setting reaches every head's loss.
+    config = TrainingConfig(label_smoothing=0.1, text_intent_loss_weight=1.0)
+    assert TrainingConfig.from_custom_config(config.to_custom_config()) == config
+    head_losses = losses_by_output(config.text_intent_head, config.label_smoothing)
+    assert len(head_losses) == 3
+    assert {loss.label_smoothing for loss in head_losses.values()} == {0.1}
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        TrainingConfig(label_smoothing=-0.1)
 
 
 def test_masked_accuracy_counts_labelled_examples_only():
