@@ -267,6 +267,7 @@ def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
         text_intent_loss_weight=args.text_intent_loss_weight if with_head else 0.0,
         text_intent_sources=sources if with_head else full.text_intent_sources,
         ema_momentum=args.ema_momentum,
+        label_smoothing=args.label_smoothing,
     )
 
 
@@ -297,6 +298,7 @@ def _root_name(
         f"-{training.learning_rate_schedule}-text{layers}{_text_rates_suffix(training)}"
         f"{_text_intent_suffix(training)}{split_suffix}"
         f"{f'-ema{training.ema_momentum:g}' if training.ema_momentum else ''}"
+        f"{f'-smooth{training.label_smoothing:g}' if training.label_smoothing else ''}"
         f"{'' if training.model.seed is None else f'-seed{training.model.seed}'}"
     )
 
@@ -481,6 +483,8 @@ def _recipe(result: dict) -> str:
     )
     ema = trained.get("ema_momentum", 0.0)
     averaged = f", weights averaged (EMA momentum {ema:g})" if ema else ""
+    smoothing = trained.get("label_smoothing", 0.0)
+    smoothed = f", label smoothing {smoothing:g}" if smoothing else ""
     seed = trained["model"].get("seed")
     seeded = "" if seed is None else f", seed {seed}"
     # Runs from before the split setting used LogExampleGen's default, 2:1.
@@ -488,7 +492,7 @@ def _recipe(result: dict) -> str:
     return (
         f"{trained['epochs']} epochs, {schedule} learning rate from "
         f"{trained['learning_rate']:g}, {layers} text-encoder layers fine-tuned{text_rates}"
-        f"{auxiliary}{averaged}{seeded}, "
+        f"{auxiliary}{averaged}{smoothed}{seeded}, "
         f"{decoding.group(0) if decoding else 'greedy'} speech decoding, "
         f"sessions split {split} train:eval"
     )
@@ -662,6 +666,13 @@ def _parser() -> argparse.ArgumentParser:
         default=config.PROFILES["full"].training.ema_momentum,
         help="export the moving average of the weights with this momentum per step "
         "(TrainingConfig.ema_momentum); 0: the last step's weights",
+    )
+    parser.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=config.PROFILES["full"].training.label_smoothing,
+        help="share of each training target spread evenly over all classes "
+        "(TrainingConfig.label_smoothing); 0: one-hot targets",
     )
     parser.add_argument(
         "--seed",

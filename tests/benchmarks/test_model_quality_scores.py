@@ -99,6 +99,8 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
     )
     config["model"]["seed"] = 2
     assert "weights averaged (EMA momentum 0.999), seed 2, " in _recipe(trained(config))
+    config.update(label_smoothing=0.1)
+    assert "(EMA momentum 0.999), label smoothing 0.1, seed 2, " in _recipe(trained(config))
 
 
 def test_each_recipe_trains_in_its_own_pipeline_root():
@@ -115,6 +117,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
         sources: tuple[str, ...] = ("text",),
         ema: float = 0.0,
         seed: int | None = None,
+        smoothing: float = 0.0,
     ) -> argparse.Namespace:
         return argparse.Namespace(
             trainable_text_layers=layers,
@@ -126,6 +129,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
             text_intent_sources=list(sources),
             ema_momentum=ema,
             seed=seed,
+            label_smoothing=smoothing,
         )
 
     full = config.PROFILES["full"].training
@@ -188,6 +192,12 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
     assert reseeded.model.seed == 1 and averaged.model.seed is None
     assert _root_name("fused", None, reseeded, split=config.SplitBuckets(9, 1)) == (
         "quality-fused-full-e6-linear_decay-text2-textaux1-split9x1-ema0.999-seed1"
+    )
+    # And label smoothing.
+    smoothed = _training_config(args("2", text_intent=1.0, smoothing=0.1), ABLATIONS["fused"])
+    assert smoothed.label_smoothing == 0.1
+    assert _root_name("fused", 4000, smoothed, split=config.SplitBuckets(9, 1)) == (
+        "quality-fused-4000-e6-linear_decay-text2-textaux1-split9x1-smooth0.1"
     )
     no_transcript = _training_config(every_text, ABLATIONS["fused_no_transcript"])
     assert no_transcript.auxiliary_intent_sources == ("text", "image_text")
