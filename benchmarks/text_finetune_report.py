@@ -12,6 +12,8 @@ labels, and optionally `banking77_text.json` (the pipeline's pushed models on th
 - which recipe the validation split picks among those trained on the same rows, and its
   test figure (the honest single number: the test split chose nothing);
 - against the Trainer's recipe (seed 0): the exact McNemar test per run;
+- a recipe run again on the same device counts once, and the report says how many
+  queries the repeat answered differently;
 - each run with weight averaging or label smoothing against its twin without it (same
   recipe, seed and device): queries only one of them gets right, the exact McNemar test,
   and over the pairs the mean difference and how many the run with the setting leads.
@@ -65,6 +67,7 @@ def summarize_run(run: dict, environment: dict, labels: np.ndarray, reference: f
         "first_epoch_seconds": run["first_epoch_seconds"],
         "seconds": run["seconds"],
         "_right": right,
+        "_predicted": predicted,
     }
 
 
@@ -128,6 +131,7 @@ def build_report(bundle: Path, runs_files: list[Path], pipeline_file: Path | Non
         runs += [
             summarize_run(r, content["environment"], labels, reference) for r in content["runs"]
         ]
+    runs, repeats = without_repeats(runs)
     baseline = next(
         (r for r in runs if r["name"] == BASELINE_RECIPE and r["device"] == runs[0]["device"]),
         None,
@@ -150,7 +154,8 @@ def build_report(bundle: Path, runs_files: list[Path], pipeline_file: Path | Non
         "needed_to_beat_reference": needed_to_beat(reference, len(labels)),
         "bundle": json.loads((bundle / BUNDLE_MANIFEST_FILE).read_text())["rows"],
         "environments": environments,
-        "runs": [{k: v for k, v in r.items() if k != "_right"} for r in runs],
+        "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
+        "repeats": repeats,
         "recipes": group_summaries(runs),
         **{key: setting_pairs(runs, setting) for setting, (key, _, _) in PAIRED_SETTINGS.items()},
         "validation_choice": validation_choice(
@@ -169,22 +174,49 @@ PAIRED_SETTINGS = {
 }
 
 
+def _recipe_key(run: dict, *ignored: str) -> tuple:
+    """The device and the recipe without its name (and the `ignored` fields); settings a
+    runs file predates count as off."""
+    recipe = {**dict.fromkeys(PAIRED_SETTINGS, 0.0), **run["recipe"]}
+    for name in ("name", *ignored):
+        del recipe[name]
+    return (run["device"], tuple(sorted(recipe.items())))
+
+
+def without_repeats(runs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The runs with each recipe (name and settings) counted once per device (its first
+    run), and what each repeat reproduced: a repeat adds no seed to a recipe's mean."""
+    first: dict[tuple, dict] = {}
+    kept, repeats = [], []
+    for run in runs:
+        earlier = first.setdefault((run["name"], _recipe_key(run)), run)
+        if earlier is run:
+            kept.append(run)
+            continue
+        repeats.append(
+            {
+                "name": run["name"],
+                "device": run["device"],
+                "first_correct": earlier["test_correct"],
+                "repeat_correct": run["test_correct"],
+                "queries_answered_differently": int(
+                    np.sum(earlier["_predicted"] != run["_predicted"])
+                ),
+            }
+        )
+    return kept, repeats
+
+
 def setting_pairs(runs: list[dict], setting: str) -> dict | None:
     """Each run with `setting` on against its twin with it off: queries only one of the
     two gets right (exact McNemar), and over the pairs the mean difference and how many
     the run with the setting leads. None when no run has a twin."""
 
-    def key(run: dict) -> tuple:
-        recipe = {**dict.fromkeys(PAIRED_SETTINGS, 0.0), **run["recipe"]}
-        for name in ("name", setting):
-            del recipe[name]
-        return (run["device"], tuple(sorted(recipe.items())))
-
-    without = {key(r): r for r in runs if not r["recipe"].get(setting)}
+    without = {_recipe_key(r, setting): r for r in runs if not r["recipe"].get(setting)}
     pairs = []
     for run in runs:
         value = run["recipe"].get(setting, 0.0)
-        twin = without.get(key(run)) if value else None
+        twin = without.get(_recipe_key(run, setting)) if value else None
         if twin is None:
             continue
         pairs.append(
@@ -399,6 +431,13 @@ def markdown(report: dict) -> str:
         ]
         for name, m in report["pipeline_models"].items():
             lines.append(f"| {name} | {100 * m['accuracy']:.2f} ({m['correct']}) |")
+    for r in report.get("repeats", []):
+        lines += [
+            "",
+            f"Repeated: {r['name']} on {r['device']}, {r['first_correct']} then "
+            f"{r['repeat_correct']} correct, {r['queries_answered_differently']} of {total} "
+            "queries answered differently; counted once above.",
+        ]
     lines += [
         "",
         "Trainable parameters count the token-embedding rows the bundle keeps (the ones "

@@ -282,10 +282,27 @@ def test_report_pairs_each_run_with_a_setting_with_its_twin_of_the_same_seed(tmp
             ema_momentum=0.0,
             label_smoothing=0.1,
         ),
+        # The seed-1 run again, recorded with both settings off: counted once, the first.
+        with_setting(
+            _run("trainer-default-all-seed1", 1, 100, None, right(3, 6)),
+            ema_momentum=0.0,
+            label_smoothing=0.0,
+        ),
     ]
     environment = {"backend": "tensorflow", "keras": "3", "device": "cpu", "cpus": 2}
     (tmp_path / "runs.json").write_text(json.dumps({"environment": environment, "runs": runs}))
     report = text_finetune_report.build_report(tmp_path, [tmp_path / "runs.json"], None)
+    assert report["repeats"] == [
+        {
+            "name": "trainer-default-all-seed1",
+            "device": "cpu",
+            "first_correct": 9,
+            "repeat_correct": 8,
+            "queries_answered_differently": 1,
+        }
+    ]
+    groups = {g["recipe"]: g for g in report["recipes"]}
+    assert groups["trainer-default-all"]["seeds"] == [0, 1]
     averaging = report["weight_averaging"]
     pairs = {p["with"]: p for p in averaging["pairs"]}
     assert set(pairs) == {"trainer-default-all-ema", "trainer-default-all-ema-seed1"}
@@ -314,6 +331,7 @@ def test_report_pairs_each_run_with_a_setting_with_its_twin_of_the_same_seed(tmp
         "| trainer-default-all-smooth-seed1 (smoothing 0.1) | trainer-default-all-seed1 |" in text
     )
     assert "label smoothing 0.1" in text  # the recipe's rate column names it
+    assert "Repeated: trainer-default-all-seed1 on cpu, 9 then 8 correct, 1 of 10" in text
     # Runs files without either setting get no such section.
     (tmp_path / "plain.json").write_text(json.dumps({"environment": environment, "runs": runs[:1]}))
     plain = text_finetune_report.build_report(tmp_path, [tmp_path / "plain.json"], None)
