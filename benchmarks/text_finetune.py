@@ -64,6 +64,10 @@ class Recipe:
     ema_momentum: float = 0.0
     # Above 0: smoothed targets (TrainingConfig.label_smoothing, models/losses.py).
     label_smoothing: float = 0.0
+    # Above 1: that many members, trained one after the other with seeds seed, seed + 1,
+    # ..., answer together with the mean of their intent probabilities
+    # (TrainingConfig.ensemble_size); each member's own test answers are kept beside.
+    ensemble_size: int = 1
 
 
 # In the order they run; a budget cuts the list from the end.
@@ -124,6 +128,23 @@ RECIPES = (
             label_smoothing=0.1,
         )
         for seed in (0, 1, 2)
+    ),
+    # Sixth round (on the CPU): seed ensembles of the `full` profile's text recipe (label
+    # smoothing 0.1) on all of train.csv, each against its own members: seeds 0 and 1, then
+    # 2 and 3 (members 0-2 are the fifth round's seeds again).
+    *(
+        Recipe(
+            f"trainer-default-all-smooth-ens2{f'-seed{seed}' if seed else ''}",
+            2,
+            3e-4,
+            16,
+            6,
+            seed=seed,
+            with_validation=True,
+            label_smoothing=0.1,
+            ensemble_size=2,
+        )
+        for seed in (0, 2)
     ),
 )
 # Drawing the `training_share` subset.
@@ -284,14 +305,18 @@ def train_recipe(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: i
 
 def fit_recipe(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: int = 0):
     """`train_recipe`, also returning the fitted model: (model, result). With weight
-    averaging the model holds the average, which the test figure is taken on."""
-    import keras
+    averaging the model holds the average, which the test figure is taken on. An
+    ensemble recipe returns the list of its member models, and its result holds each
+    member's (`members`) beside the ensemble's answers."""
+    if recipe.ensemble_size > 1:
+        return fit_ensemble(recipe, manifest, arrays, weights, limit)
+    model, result, _ = _fit_member(recipe, manifest, arrays, weights, limit)
+    return model, result
 
-    import_keras_hub_backbone()  # before models.minilm imports keras_hub
-    from models import layerwise_rates, losses
-    from models.training_config import TrainingConfig
 
-    keras.utils.set_random_seed(recipe.seed)
+def _splits(manifest: dict, arrays: dict, limit: int):
+    """(inputs, labels) of the train, validation and test splits; `limit` > 0 keeps that
+    many rows of each."""
     pad = manifest["pad_token_id"]
 
     def split(name):
@@ -300,9 +325,67 @@ def fit_recipe(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: int
             ids, labels = ids[:limit], labels[:limit]
         return model_inputs(ids, pad), labels
 
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
-        split(name) for name in ("train", "validation", "test")
-    )
+    return tuple(split(name) for name in ("train", "validation", "test"))
+
+
+def _probabilities(model, x: dict) -> np.ndarray:
+    """The classifier's intent probabilities (it outputs logits)."""
+    logits = model.predict(x, batch_size=256, verbose=0).astype(np.float64)
+    logits -= logits.max(axis=-1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def fit_ensemble(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: int = 0):
+    """Trains the recipe's members (seeds seed, seed + 1, ...) one after the other; the
+    ensemble answers with the mean of their intent probabilities. Returns (member models,
+    result): the ensemble's validation and test figures, each member's result under
+    `members`, the training time of all of them."""
+    _, (x_val, y_val), (x_test, y_test) = _splits(manifest, arrays, limit)
+    models, results, val_probabilities, test_probabilities = [], [], [], []
+    for k in range(recipe.ensemble_size):
+        member = dataclasses.replace(
+            recipe, name=f"{recipe.name}-member{k}", seed=recipe.seed + k, ensemble_size=1
+        )
+        model, result, test = _fit_member(member, manifest, arrays, weights, limit)
+        models.append(model)
+        results.append(result)
+        test_probabilities.append(test)
+        if not recipe.with_validation:
+            val_probabilities.append(_probabilities(model, x_val))
+    test_predicted = np.argmax(np.mean(test_probabilities, axis=0), axis=-1)
+    validation = None
+    if val_probabilities:
+        val_predicted = np.argmax(np.mean(val_probabilities, axis=0), axis=-1)
+        validation = float(np.mean(val_predicted == y_val))
+    return models, {
+        "recipe": dataclasses.asdict(recipe),
+        "trainable_parameters": sum(r["trainable_parameters"] for r in results),
+        "train_rows": results[0]["train_rows"],
+        "epochs": results[0]["epochs"],
+        "seconds": round(sum(r["seconds"] for r in results), 1),
+        "first_epoch_seconds": results[0]["first_epoch_seconds"],
+        # One member's rate: the ensemble trains each example ensemble_size times.
+        "train_examples_per_second": float(
+            np.median([r["train_examples_per_second"] for r in results])
+        ),
+        "validation_accuracy": validation,
+        "test_predictions": test_predicted.astype(int).tolist(),
+        "test_accuracy": float(np.mean(test_predicted == y_test)),
+        "members": results,
+    }
+
+
+def _fit_member(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: int = 0):
+    """One model of a recipe: (model, result, test intent probabilities)."""
+    import keras
+
+    import_keras_hub_backbone()  # before models.minilm imports keras_hub
+    from models import layerwise_rates, losses
+    from models.training_config import TrainingConfig
+
+    keras.utils.set_random_seed(recipe.seed)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = _splits(manifest, arrays, limit)
     x_train, y_train = training_rows(recipe, x_train, y_train, x_val, y_val)
     model = build_classifier(build_backbone(manifest, weights), recipe, len(manifest["intents"]))
     steps_per_epoch = -(-len(y_train) // recipe.batch_size)
@@ -340,9 +423,10 @@ def fit_recipe(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: int
         verbose=0,
     )
     epochs = recorder.records
-    test_predicted = np.argmax(model.predict(x_test, batch_size=256, verbose=0), axis=-1)
+    test_probabilities = _probabilities(model, x_test)
+    test_predicted = np.argmax(test_probabilities, axis=-1)
     steady = [e["seconds"] for e in epochs[1:]] or [epochs[0]["seconds"]]
-    return model, {
+    result = {
         "recipe": dataclasses.asdict(recipe),
         "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "train_rows": len(y_train),
@@ -354,6 +438,7 @@ def fit_recipe(recipe: Recipe, manifest: dict, arrays: dict, weights, limit: int
         "test_predictions": test_predicted.astype(int).tolist(),
         "test_accuracy": float(np.mean(test_predicted == y_test)),
     }
+    return model, result, test_probabilities
 
 
 def epoch_recorder(recipe_name: str):
@@ -444,7 +529,8 @@ def _estimate_seconds(recipe: Recipe, done: list[dict]) -> float:
         return 0.0
     rate = float(np.median([run["train_examples_per_second"] for run in done]))
     compile_seconds = max(run["first_epoch_seconds"] - run["train_rows"] / rate for run in done)
-    return compile_seconds + recipe.epochs * done[-1]["train_rows"] / rate * 1.15
+    member = compile_seconds + recipe.epochs * done[-1]["train_rows"] / rate * 1.15
+    return recipe.ensemble_size * member
 
 
 def main() -> None:

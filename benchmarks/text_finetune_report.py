@@ -16,7 +16,11 @@ labels, and optionally `banking77_text.json` (the pipeline's pushed models on th
   queries the repeat answered differently;
 - each run with weight averaging or label smoothing against its twin without it (same
   recipe, seed and device): queries only one of them gets right, the exact McNemar test,
-  and over the pairs the mean difference and how many the run with the setting leads.
+  and over the pairs the mean difference and how many the run with the setting leads;
+- each seed ensemble against its own members (the exact McNemar test per member), the
+  ensembles' mean gain over their members' mean, and how many beat every member; a
+  member that repeats a single run of the same recipe and seed says how many queries
+  it answered differently.
 
   python -m benchmarks.text_finetune_report --bundle DIR --runs RUNS.json [RUNS.json ...] \
       [--pipeline benchmarks/results/banking77_text.json] --out benchmarks/results \
@@ -68,6 +72,15 @@ def summarize_run(run: dict, environment: dict, labels: np.ndarray, reference: f
         "seconds": run["seconds"],
         "_right": right,
         "_predicted": predicted,
+        "_members": [
+            {
+                "seed": member["recipe"]["seed"],
+                "recipe": member["recipe"],
+                "_predicted": np.asarray(member["test_predictions"]),
+                "_right": np.asarray(member["test_predictions"]) == labels,
+            }
+            for member in run.get("members", [])
+        ],
     }
 
 
@@ -158,6 +171,7 @@ def build_report(bundle: Path, runs_files: list[Path], pipeline_file: Path | Non
         "repeats": repeats,
         "recipes": group_summaries(runs),
         **{key: setting_pairs(runs, setting) for setting, (key, _, _) in PAIRED_SETTINGS.items()},
+        "seed_ensembles": ensemble_comparisons(runs),
         "validation_choice": validation_choice(
             [r for r in runs if r["device"] == runs[0]["device"]]
         ),
@@ -174,13 +188,102 @@ PAIRED_SETTINGS = {
 }
 
 
+# Settings a runs file may predate, and the value they had before they existed.
+_SETTING_DEFAULTS = {**dict.fromkeys(PAIRED_SETTINGS, 0.0), "ensemble_size": 1}
+
+
 def _recipe_key(run: dict, *ignored: str) -> tuple:
     """The device and the recipe without its name (and the `ignored` fields); settings a
     runs file predates count as off."""
-    recipe = {**dict.fromkeys(PAIRED_SETTINGS, 0.0), **run["recipe"]}
+    recipe = {**_SETTING_DEFAULTS, **run["recipe"]}
     for name in ("name", *ignored):
         del recipe[name]
     return (run["device"], tuple(sorted(recipe.items())))
+
+
+def ensemble_comparisons(runs: list[dict]) -> dict | None:
+    """Each seed ensemble against each of its members: queries only one of the two gets
+    right (exact McNemar, the member first); a member whose recipe and seed were also run
+    alone on the same device, against that run. Over the ensembles, the mean gain in
+    points over their members' mean and how many beat every member. None without one."""
+    singles = {_recipe_key(r): r for r in runs if not r["_members"]}
+    ensembles = []
+    for run in runs:
+        if not run["_members"]:
+            continue
+        total = len(run["_right"])
+        members = []
+        for member in run["_members"]:
+            correct = int(member["_right"].sum())
+            single = singles.get(_recipe_key({"device": run["device"], **member}))
+            members.append(
+                {
+                    "seed": member["seed"],
+                    "correct": correct,
+                    "mcnemar": mcnemar(member["_right"], run["_right"]),
+                    "single_run": single["name"] if single else None,
+                    "answered_differently_from_single_run": (
+                        int(np.sum(single["_predicted"] != member["_predicted"]))
+                        if single
+                        else None
+                    ),
+                }
+            )
+        member_mean = float(np.mean([m["correct"] for m in members]))
+        ensembles.append(
+            {
+                "name": run["name"],
+                "device": run["device"],
+                "correct": run["test_correct"],
+                "members": members,
+                "gain_points": 100 * (run["test_correct"] - member_mean) / total,
+                "beats_every_member": all(run["test_correct"] > m["correct"] for m in members),
+            }
+        )
+    if not ensembles:
+        return None
+    return {
+        "ensembles": ensembles,
+        "mean_gain_points": float(np.mean([e["gain_points"] for e in ensembles])),
+        "beating_every_member": sum(e["beats_every_member"] for e in ensembles),
+    }
+
+
+def _ensemble_section(comparison: dict | None, total: int) -> list[str]:
+    if not comparison:
+        return []
+    lines = [
+        "",
+        "## Seed ensembles, against their own members",
+        "",
+        "Each ensemble answers with the mean of its members' intent probabilities; McNemar "
+        "counts the queries only the member or only the ensemble gets right.",
+        "",
+        "| ensemble | correct | member seed | member correct | only member / only ensemble, "
+        "p | member as a single run (queries answered differently) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in comparison["ensembles"]:
+        for m in e["members"]:
+            n = m["mcnemar"]
+            single = (
+                f"{m['single_run']} ({m['answered_differently_from_single_run']})"
+                if m["single_run"]
+                else "-"
+            )
+            lines.append(
+                f"| {e['name']} | {100 * e['correct'] / total:.2f} ({e['correct']}) | "
+                f"{m['seed']} | {100 * m['correct'] / total:.2f} ({m['correct']}) | "
+                f"{n['only_first_right']} / {n['only_this_right']}, {n['p_value']:.2f} | "
+                f"{single} |"
+            )
+    lines += [
+        "",
+        f"{comparison['beating_every_member']} of {len(comparison['ensembles'])} ensembles "
+        "beat every member; mean gain over the members' mean "
+        f"{comparison['mean_gain_points']:+.2f} points.",
+    ]
+    return lines
 
 
 def without_repeats(runs: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -286,6 +389,8 @@ def _rate(recipe: dict) -> str:
         rate += f", averaged (EMA {recipe['ema_momentum']:g})"
     if recipe.get("label_smoothing"):
         rate += f", label smoothing {recipe['label_smoothing']:g}"
+    if recipe.get("ensemble_size", 1) > 1:
+        rate += f", ensemble of {recipe['ensemble_size']} seeds"
     return rate
 
 
@@ -419,6 +524,7 @@ def markdown(report: dict) -> str:
         )
     for setting, (key, _, _) in PAIRED_SETTINGS.items():
         lines += _setting_section(setting, report.get(key), total)
+    lines += _ensemble_section(report.get("seed_ensembles"), total)
     lines += _machines_section(report["runs"])
     if report["pipeline_models"]:
         lines += [

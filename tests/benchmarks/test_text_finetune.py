@@ -2,6 +2,7 @@
 the full one does, the schedule is the Trainer's, and the report's statistics."""
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -152,6 +153,47 @@ def test_an_averaging_recipe_validates_and_is_scored_on_the_averaged_weights(bun
             float(np.mean(predicted == arrays["validation_labels"]))
         )
         assert all(e["seconds"] > 0 for e in result["epochs"])
+
+
+def test_an_ensemble_recipe_answers_with_its_members_mean_probability(bundle):
+    out, manifest, _, _ = bundle
+    _, arrays, weights = text_finetune.load_bundle(out)
+    recipe = text_finetune.Recipe("tiny-ens", 2, 3e-3, 4, 1, seed=5, ensemble_size=2)
+    models, result = text_finetune.fit_recipe(recipe, manifest, arrays, weights)
+    assert len(models) == 2
+    members = result["members"]
+    assert [m["recipe"]["seed"] for m in members] == [5, 6]
+    assert [m["recipe"]["name"] for m in members] == ["tiny-ens-member0", "tiny-ens-member1"]
+    assert all(m["recipe"]["ensemble_size"] == 1 for m in members)
+    # Different seeds: the members' weights differ (the new head starts elsewhere).
+    heads = [m.get_layer("intent_logits").get_weights()[0] for m in models]
+    assert not np.allclose(heads[0], heads[1])
+    pad = manifest["pad_token_id"]
+
+    def mean_answer(split):
+        x = text_finetune.model_inputs(arrays[f"{split}_token_ids"], pad)
+        logits = np.stack([m.predict(x, verbose=0) for m in models]).astype(np.float64)
+        probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        return np.argmax(probabilities.mean(axis=0), axis=-1)
+
+    assert result["test_predictions"] == mean_answer("test").tolist()
+    assert result["test_accuracy"] == pytest.approx(
+        float(np.mean(mean_answer("test") == arrays["test_labels"]))
+    )
+    assert result["validation_accuracy"] == pytest.approx(
+        float(np.mean(mean_answer("validation") == arrays["validation_labels"]))
+    )
+    for member, model in zip(members, models, strict=True):
+        x = text_finetune.model_inputs(arrays["test_token_ids"], pad)
+        assert member["test_predictions"] == np.argmax(model.predict(x, verbose=0), -1).tolist()
+    assert result["seconds"] == pytest.approx(sum(m["seconds"] for m in members), abs=0.2)
+    # Its time estimate is its members'.
+    done = [{"train_examples_per_second": 100.0, "first_epoch_seconds": 30.0, "train_rows": 1000}]
+    single = text_finetune.Recipe("r", 2, 1e-4, 16, 4)
+    assert text_finetune._estimate_seconds(recipe, done) == pytest.approx(
+        2 * text_finetune._estimate_seconds(dataclasses.replace(single, epochs=1), done)
+    )
 
 
 def test_schedule_follows_the_trainers_linear_decay_step_by_step():
@@ -338,6 +380,59 @@ def test_report_pairs_each_run_with_a_setting_with_its_twin_of_the_same_seed(tmp
     assert plain["weight_averaging"] is None and plain["label_smoothing"] is None
     text = text_finetune_report.markdown(plain)
     assert "Weight averaging" not in text and "Label smoothing" not in text
+
+
+def test_report_compares_each_ensemble_with_its_own_members(tmp_path):
+    labels = np.arange(10)
+    np.savez(tmp_path / "data.npz", test_labels=labels)
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"rows": {"train": 90, "validation": 10, "test": 10}})
+    )
+    right = lambda *wrong: [0 if i in wrong else int(v) for i, v in enumerate(labels)]  # noqa: E731
+
+    def ensemble(name, seed, predictions, *members):
+        run = _run(name, seed, 100, None, predictions)
+        run["recipe"]["ensemble_size"] = len(members)
+        run["members"] = [
+            _run(f"{name}-member{k}", seed + k, 100, None, m) for k, m in enumerate(members)
+        ]
+        for member in run["members"]:
+            member["recipe"]["ensemble_size"] = 1
+        return run
+
+    runs = [
+        # Recorded before ensembles existed: the twin of the first ensemble's first member.
+        _run("trainer-default-all", 0, 100, None, right(1, 2, 3)),
+        ensemble("trainer-default-all-ens2", 0, right(1), right(1, 2, 9), right(4, 5)),
+        ensemble("trainer-default-all-ens2-seed2", 2, right(6, 7), right(6), right(8, 9)),
+    ]
+    environment = {"backend": "tensorflow", "keras": "3", "device": "cpu", "cpus": 2}
+    (tmp_path / "runs.json").write_text(json.dumps({"environment": environment, "runs": runs}))
+    report = text_finetune_report.build_report(tmp_path, [tmp_path / "runs.json"], None)
+    comparison = report["seed_ensembles"]
+    first, second = comparison["ensembles"]
+    assert first["correct"] == 9 and [m["correct"] for m in first["members"]] == [7, 8]
+    assert first["beats_every_member"] and not second["beats_every_member"]
+    assert first["gain_points"] == pytest.approx(15.0)  # 9 against a mean of 7.5, of 10
+    assert second["gain_points"] == pytest.approx(-5.0)  # 8 against 8.5
+    assert comparison["mean_gain_points"] == pytest.approx(5.0)
+    assert comparison["beating_every_member"] == 1
+    m0 = first["members"][0]
+    # Both miss query 1; the ensemble gets 2 and 9, which the member misses.
+    assert (m0["mcnemar"]["only_first_right"], m0["mcnemar"]["only_this_right"]) == (0, 2)
+    assert m0["single_run"] == "trainer-default-all"
+    assert m0["answered_differently_from_single_run"] == 2  # queries 3 and 9
+    assert first["members"][1]["single_run"] is None
+    groups = {g["recipe"]: g for g in report["recipes"]}
+    assert groups["trainer-default-all-ens2"]["seeds"] == [0, 2]
+    text = text_finetune_report.markdown(report)
+    assert "## Seed ensembles, against their own members" in text
+    assert (
+        "| trainer-default-all-ens2 | 90.00 (9) | 0 | 70.00 (7) | 0 / 2, 0.50 | "
+        "trainer-default-all (2) |" in text
+    )
+    assert "1 of 2 ensembles beat every member; mean gain over the members' mean +5.00" in text
+    assert "ensemble of 2 seeds" in text
 
 
 def test_recipe_groups_strip_only_a_seed_suffix():
