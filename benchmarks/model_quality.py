@@ -266,6 +266,11 @@ def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
         text_layer_rate_decay=args.text_layer_rate_decay,
         text_intent_loss_weight=args.text_intent_loss_weight if with_head else 0.0,
         text_intent_sources=sources if with_head else full.text_intent_sources,
+        text_intent_serving_weight=(
+            args.text_intent_serving_weight
+            if with_head and args.text_intent_loss_weight > 0 and "text" in sources
+            else 0.0
+        ),
         ema_momentum=args.ema_momentum,
         label_smoothing=args.label_smoothing,
     )
@@ -481,6 +486,9 @@ def _recipe(result: dict) -> str:
         if text_intent > 0
         else ""
     )
+    serving_weight = trained.get("text_intent_serving_weight", 0.0)
+    if serving_weight:
+        auxiliary += f", served intent {serving_weight:g} from the typed-text head on typed turns"
     ema = trained.get("ema_momentum", 0.0)
     averaged = f", weights averaged (EMA momentum {ema:g})" if ema else ""
     smoothing = trained.get("label_smoothing", 0.0)
@@ -659,6 +667,15 @@ def _parser() -> argparse.ArgumentParser:
         default=list(config.PROFILES["full"].training.text_intent_sources),
         help="text encoder inputs the auxiliary head reads (TrainingConfig."
         "text_intent_sources); a model gets those it has",
+    )
+    parser.add_argument(
+        "--text-intent-serving-weight",
+        type=float,
+        default=config.PROFILES["full"].training.text_intent_serving_weight,
+        help="share of the typed-text head's probabilities in the served intent of turns "
+        "with typed text (TrainingConfig.text_intent_serving_weight); it changes only the "
+        "export, so the model shares its pipeline root (ExampleGen and Transform outputs, "
+        "the same trained weights) with the recipe without it",
     )
     parser.add_argument(
         "--ema-momentum",

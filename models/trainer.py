@@ -23,11 +23,12 @@ from models import (
     learning_rate,
     losses,
     out_of_scope_calibration,
+    served_intent,
     signatures,
     warmup,
 )
 from models.distribution import distribution_strategy
-from models.fusion_model import PRESENCE_KEYS, build_fusion_model, without_auxiliary_outputs
+from models.fusion_model import PRESENCE_KEYS, build_fusion_model
 from models.training_config import TrainingConfig
 
 _LABEL_OUTPUTS = {
@@ -163,7 +164,8 @@ def training_callbacks(config: TrainingConfig) -> list[keras.callbacks.Callback]
 def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model:
     """Builds and fits the model under the configured distribution strategy; TensorBoard
     logs go to the Trainer's run directory. Returns the model with its served outputs
-    (the training-only text intent head, if any, left out)."""
+    (the training-only text intent head left out, or mixed into the intent on typed
+    text: models/served_intent.py)."""
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     seed = config.model.seed or 0
     keras.utils.set_random_seed(seed)
@@ -228,7 +230,9 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_METRICS_FILE), "w") as f:
         json.dump({"config": config.to_custom_config(), "epochs": throughput.epochs}, f, indent=2)
-    return without_auxiliary_outputs(model)
+    return served_intent.served_model(
+        model, config.auxiliary_intent_sources, config.text_intent_serving_weight
+    )
 
 
 def calibrate_out_of_scope(

@@ -36,6 +36,11 @@ class TrainingConfig:
         (the text read in the picture). One head, shared, is applied to the encoder's
         embedding of each source a turn has, and its loss is the mean over those
         (turn, source) pairs that are labelled.
+      text_intent_serving_weight: above 0 (at most 1), the exported model answers a turn
+        that has typed text with this share of the auxiliary head's typed-text intent
+        probabilities mixed into the fused head's (models/served_intent.py); turns
+        without typed text keep the fused head's. Needs the head on typed text. 0: the
+        exported model leaves the head out.
       ema_momentum: above 0, the exported weights are an exponential moving average of
         the training weights (Polyak averaging): after each step the average moves
         (1 - ema_momentum) of the way to the new weights. The validation metrics logged
@@ -71,6 +76,7 @@ class TrainingConfig:
     text_layer_rate_decay: float = 1.0
     text_intent_loss_weight: float = 0.0
     text_intent_sources: tuple[str, ...] = (TEXT,)
+    text_intent_serving_weight: float = 0.0
     ema_momentum: float = 0.0
     label_smoothing: float = 0.0
     out_of_scope_false_rejection: float = 0.05
@@ -133,6 +139,16 @@ class TrainingConfig:
             raise ValueError(
                 f"text_intent_sources {unknown} are not read by the text encoder: choose from "
                 f"{list(TEXT_ENCODER_FEEDS)}"
+            )
+        if not 0 <= self.text_intent_serving_weight <= 1:
+            raise ValueError(
+                "text_intent_serving_weight must be in [0, 1], got "
+                f"{self.text_intent_serving_weight}"
+            )
+        if self.text_intent_serving_weight and TEXT not in self.auxiliary_intent_sources:
+            raise ValueError(
+                "text_intent_serving_weight needs the auxiliary head on typed text "
+                "(text_intent_loss_weight above 0, 'text' among text_intent_sources)"
             )
         for source in self.auxiliary_intent_sources:
             if source not in self.model.modalities:

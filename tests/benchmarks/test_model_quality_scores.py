@@ -101,6 +101,11 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
     assert "weights averaged (EMA momentum 0.999), seed 2, " in _recipe(trained(config))
     config.update(label_smoothing=0.1)
     assert "(EMA momentum 0.999), label smoothing 0.1, seed 2, " in _recipe(trained(config))
+    config.update(text_intent_serving_weight=0.5)
+    assert (
+        "(text, transcript), served intent 0.5 from the typed-text head on typed turns, "
+        "weights averaged" in _recipe(trained(config))
+    )
 
 
 def test_each_recipe_trains_in_its_own_pipeline_root():
@@ -118,6 +123,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
         ema: float = 0.0,
         seed: int | None = None,
         smoothing: float = 0.0,
+        serving_weight: float = 0.0,
     ) -> argparse.Namespace:
         return argparse.Namespace(
             trainable_text_layers=layers,
@@ -130,6 +136,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
             ema_momentum=ema,
             seed=seed,
             label_smoothing=smoothing,
+            text_intent_serving_weight=serving_weight,
         )
 
     full = config.PROFILES["full"].training
@@ -198,6 +205,23 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
     assert smoothed.label_smoothing == 0.1
     assert _root_name("fused", 4000, smoothed, split=config.SplitBuckets(9, 1)) == (
         "quality-fused-4000-e6-linear_decay-text2-textaux1-split9x1-smooth0.1"
+    )
+    # The text head's serving weight changes only the export: the same root, so both arms
+    # share ExampleGen and Transform outputs and train the same weights. Models without
+    # the head on typed text never get it.
+    mixed = _training_config(
+        args("2", text_intent=1.0, smoothing=0.1, serving_weight=0.5), ABLATIONS["fused"]
+    )
+    assert mixed.text_intent_serving_weight == 0.5
+    assert _root_name("fused", 4000, mixed, split=config.SplitBuckets(9, 1)) == _root_name(
+        "fused", 4000, smoothed, split=config.SplitBuckets(9, 1)
+    )
+    assert mixed.to_custom_config() != smoothed.to_custom_config()  # the Trainer reruns
+    for name in ("audio_only", "image_only"):
+        ablation = _training_config(args("2", text_intent=1.0, serving_weight=0.5), ABLATIONS[name])
+        assert ablation.text_intent_serving_weight == 0.0
+    assert _training_config(args("2", serving_weight=0.5), ABLATIONS["fused"]) == (
+        _training_config(args("2"), ABLATIONS["fused"])
     )
     no_transcript = _training_config(every_text, ABLATIONS["fused_no_transcript"])
     assert no_transcript.auxiliary_intent_sources == ("text", "image_text")

@@ -14,6 +14,7 @@ from models.fusion_model import (
     AUDIO,
     IMAGE,
     IMAGE_TEXT,
+    PRESENCE_KEYS,
     TEXT,
     TEXT_ENCODER_FEEDS,
     TRANSCRIPT,
@@ -22,6 +23,7 @@ from models.fusion_model import (
     without_auxiliary_outputs,
 )
 from models.losses import loss_weights_by_output, losses_by_output, metrics_by_output
+from models.served_intent import TextHeadMix, served_model
 from models.trainer import labels_by_output
 from models.training_config import TrainingConfig
 from tests.models.test_fusion_model import (
@@ -33,6 +35,7 @@ from tests.models.test_fusion_model import (
     tiny_image_backbone,
     tiny_text_backbone,
 )
+from tests.models.test_preprocessing import run_serving_process
 
 AUXILIARY = features.TEXT_INTENT_AUXILIARY_KEY
 
@@ -113,6 +116,73 @@ def test_the_served_model_leaves_the_head_out_and_shares_every_other_weight():
     assert without_auxiliary_outputs(served) is served
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("sources", [(TEXT,), (TRANSCRIPT, TEXT)], ids=["text", "second"])
+def test_a_serving_weight_mixes_the_text_head_in_on_typed_turns_only(sources):
+    config = tiny_config()
+    model = model_with_head(sources=sources)
+    mixed = served_model(model, sources, text_weight=0.25)
+    batch = random_batch(config, ALL_PRESENCE_PATTERNS)
+    outputs, served = predict(model, batch), predict(mixed, batch)
+
+    assert set(served) == {features.INTENT_KEY, features.SENTIMENT_KEY}
+    np.testing.assert_array_equal(served[features.SENTIMENT_KEY], outputs[features.SENTIMENT_KEY])
+    fused = _softmax(outputs[features.INTENT_KEY])
+    text = _softmax(outputs[AUXILIARY][:, sources.index(TEXT)])
+    typed = batch[PRESENCE_KEYS[TEXT]] == 1.0
+    assert typed.any() and (~typed).any()
+    expected = np.where(typed[:, None], 0.75 * fused + 0.25 * text, fused)
+    # The served logits are log-probabilities: the softmax consumers apply gives the mix.
+    np.testing.assert_allclose(np.exp(served[features.INTENT_KEY]), expected, atol=1e-6)
+    np.testing.assert_allclose(_softmax(served[features.INTENT_KEY]), expected, atol=1e-6)
+    # The mix makes a difference where there is typed text, and reads the head's weights.
+    assert not np.allclose(expected[typed], fused[typed], atol=1e-4)
+    assert {id(v) for v in mixed.weights} == {id(v) for v in model.weights}
+    # Weight 0 is the model without the head.
+    plain = predict(served_model(model, sources), batch)
+    np.testing.assert_array_equal(plain[features.INTENT_KEY], outputs[features.INTENT_KEY])
+
+
+def test_the_mixed_model_exports_with_ops_stock_tf_serving_has(tmp_path):
+    config = tiny_config()
+    model = model_with_head()
+    mixed = served_model(model, (TEXT,), text_weight=0.5)
+    batch = random_batch(config, ALL_PRESENCE_PATTERNS)
+    expected = predict(mixed, batch)[features.INTENT_KEY]
+    specs = {
+        key: tf.TensorSpec((None, *value.shape[1:]), tf.as_dtype(value.dtype))
+        for key, value in batch.items()
+    }
+    module = tf.Module()
+    module.model = mixed
+    module.serve = tf.function(
+        lambda inputs: module.model(inputs, training=False), input_signature=[specs]
+    )
+    tf.saved_model.save(module, str(tmp_path))
+
+    report = run_serving_process(str(tmp_path))
+
+    assert report["unregistered"] == [], report
+    assert {"Softmax", "Log", "Maximum"} <= set(report["op_types"])
+    reloaded = tf.saved_model.load(str(tmp_path))
+    np.testing.assert_allclose(reloaded.serve(batch)[features.INTENT_KEY], expected, atol=1e-5)
+
+
+def test_the_mix_keeps_finite_logits_and_a_valid_weight():
+    ruled_out = np.array([[0.0, -1e4, 5.0]], "float32")
+    logits = TextHeadMix(0.5)(ruled_out, ruled_out, np.array([1.0], "float32"))
+    assert np.isfinite(np.asarray(logits)).all()
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="serving weight must be in"):
+            TextHeadMix(bad)
+    with pytest.raises(ValueError, match="needs the model's auxiliary intent head on typed"):
+        served_model(model_with_head(sources=(TRANSCRIPT,)), (TRANSCRIPT,), text_weight=0.5)
+
+
 def test_the_head_and_its_weight_need_typed_text():
     config = tiny_config(modalities=(IMAGE, AUDIO))
     with pytest.raises(ValueError, match="need the text encoder's 'text' modality"):
@@ -148,6 +218,18 @@ def test_the_head_and_its_weight_need_typed_text():
     assert weighted.text_intent_head
     assert weighted.auxiliary_intent_sources == (TEXT,)
     assert TrainingConfig.from_custom_config(weighted.to_custom_config()) == weighted
+    with pytest.raises(ValueError, match="text_intent_serving_weight needs the auxiliary head"):
+        TrainingConfig(text_intent_serving_weight=0.5)
+    with pytest.raises(ValueError, match="text_intent_serving_weight needs the auxiliary head"):
+        TrainingConfig(
+            text_intent_loss_weight=1.0,
+            text_intent_sources=(TRANSCRIPT,),
+            text_intent_serving_weight=0.5,
+        )
+    with pytest.raises(ValueError, match=r"text_intent_serving_weight must be in \[0, 1\]"):
+        TrainingConfig(text_intent_loss_weight=1.0, text_intent_serving_weight=1.5)
+    mixed = TrainingConfig(text_intent_loss_weight=1.0, text_intent_serving_weight=0.5)
+    assert TrainingConfig.from_custom_config(mixed.to_custom_config()) == mixed
     every_text = TrainingConfig(
         text_intent_loss_weight=1.0, text_intent_sources=(TEXT, TRANSCRIPT, IMAGE_TEXT)
     )
