@@ -252,7 +252,7 @@ def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
     # those of the asked-for sources the model has.
     sources = tuple(source for source in args.text_intent_sources if source in modalities)
     with_head = "text" in modalities and bool(sources)
-    return dataclasses.replace(
+    training = dataclasses.replace(
         full,
         model=dataclasses.replace(
             full.model,
@@ -266,14 +266,16 @@ def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
         text_layer_rate_decay=args.text_layer_rate_decay,
         text_intent_loss_weight=args.text_intent_loss_weight if with_head else 0.0,
         text_intent_sources=sources if with_head else full.text_intent_sources,
-        text_intent_serving_weight=(
-            args.text_intent_serving_weight
-            if with_head and args.text_intent_loss_weight > 0 and "text" in sources
-            else 0.0
-        ),
+        text_intent_serving_weight=0.0,
         ema_momentum=args.ema_momentum,
         label_smoothing=args.label_smoothing,
     )
+    # The serving mix reads the head on typed text: only models that have it get it.
+    if "text" in training.auxiliary_intent_sources:
+        training = dataclasses.replace(
+            training, text_intent_serving_weight=args.text_intent_serving_weight
+        )
+    return training
 
 
 def _text_layers(value: str) -> int | None:

@@ -9,7 +9,7 @@ keeps the fused head's probabilities. The served output stays named and shaped a
 (`features.INTENT_KEY`, (batch, num_intents)): it holds the log of the mixed
 probabilities, so the softmax every consumer applies (the signatures, the out-of-scope
 calibration) gives the mixed probabilities back. Only core TensorFlow ops are added
-(softmax, log, multiply, add), so the graph still loads in stock TF Serving.
+(softmax, log, maximum, multiply, add), so the graph still loads in stock TF Serving.
 """
 
 import keras

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy.special import softmax
 
 from models import features
 from models.fusion_model import (
@@ -116,11 +117,6 @@ def test_the_served_model_leaves_the_head_out_and_shares_every_other_weight():
     assert without_auxiliary_outputs(served) is served
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
 @pytest.mark.parametrize("sources", [(TEXT,), (TRANSCRIPT, TEXT)], ids=["text", "second"])
 def test_a_serving_weight_mixes_the_text_head_in_on_typed_turns_only(sources):
     config = tiny_config()
@@ -131,14 +127,14 @@ def test_a_serving_weight_mixes_the_text_head_in_on_typed_turns_only(sources):
 
     assert set(served) == {features.INTENT_KEY, features.SENTIMENT_KEY}
     np.testing.assert_array_equal(served[features.SENTIMENT_KEY], outputs[features.SENTIMENT_KEY])
-    fused = _softmax(outputs[features.INTENT_KEY])
-    text = _softmax(outputs[AUXILIARY][:, sources.index(TEXT)])
+    fused = softmax(outputs[features.INTENT_KEY], axis=-1)
+    text = softmax(outputs[AUXILIARY][:, sources.index(TEXT)], axis=-1)
     typed = batch[PRESENCE_KEYS[TEXT]] == 1.0
     assert typed.any() and (~typed).any()
     expected = np.where(typed[:, None], 0.75 * fused + 0.25 * text, fused)
     # The served logits are log-probabilities: the softmax consumers apply gives the mix.
     np.testing.assert_allclose(np.exp(served[features.INTENT_KEY]), expected, atol=1e-6)
-    np.testing.assert_allclose(_softmax(served[features.INTENT_KEY]), expected, atol=1e-6)
+    np.testing.assert_allclose(softmax(served[features.INTENT_KEY], axis=-1), expected, atol=1e-6)
     # The mix makes a difference where there is typed text, and reads the head's weights.
     assert not np.allclose(expected[typed], fused[typed], atol=1e-4)
     assert {id(v) for v in mixed.weights} == {id(v) for v in model.weights}
