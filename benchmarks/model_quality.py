@@ -34,6 +34,7 @@ from benchmarks.plots import grouped_bar_chart
 from models import derived_text_versions, features, signatures
 from models.fusion_model import TEXT_ENCODER_FEEDS
 from models.learning_rate import SCHEDULES
+from models.served_intent import MIX_SCOPES, TEXT_ONLY
 from models.trainer import TRAINING_METRICS_FILE
 from models.training_config import TrainingConfig
 from pipeline import config, local_runner, run_outputs
@@ -273,7 +274,9 @@ def _training_config(args, modalities: tuple[str, ...]) -> TrainingConfig:
     # The serving mix reads the head on typed text: only models that have it get it.
     if "text" in training.auxiliary_intent_sources:
         training = dataclasses.replace(
-            training, text_intent_serving_weight=args.text_intent_serving_weight
+            training,
+            text_intent_serving_weight=args.text_intent_serving_weight,
+            text_intent_serving_scope=args.text_intent_serving_scope,
         )
     return training
 
@@ -490,7 +493,12 @@ def _recipe(result: dict) -> str:
     )
     serving_weight = trained.get("text_intent_serving_weight", 0.0)
     if serving_weight:
-        auxiliary += f", served intent {serving_weight:g} from the typed-text head on typed turns"
+        turns = (
+            "text-only turns"
+            if trained.get("text_intent_serving_scope") == TEXT_ONLY
+            else "typed turns"
+        )
+        auxiliary += f", served intent {serving_weight:g} from the typed-text head on {turns}"
     ema = trained.get("ema_momentum", 0.0)
     averaged = f", weights averaged (EMA momentum {ema:g})" if ema else ""
     smoothing = trained.get("label_smoothing", 0.0)
@@ -678,6 +686,13 @@ def _parser() -> argparse.ArgumentParser:
         "with typed text (TrainingConfig.text_intent_serving_weight); it changes only the "
         "export, so the model shares its pipeline root (ExampleGen and Transform outputs, "
         "the same trained weights) with the recipe without it",
+    )
+    parser.add_argument(
+        "--text-intent-serving-scope",
+        choices=list(MIX_SCOPES),
+        default=config.PROFILES["full"].training.text_intent_serving_scope,
+        help="which turns with typed text get that mix (TrainingConfig."
+        'text_intent_serving_scope): every one, or "text_only" turns with no other input',
     )
     parser.add_argument(
         "--ema-momentum",

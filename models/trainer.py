@@ -231,7 +231,10 @@ def train(fn_args: tfx.components.FnArgs, config: TrainingConfig) -> keras.Model
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_METRICS_FILE), "w") as f:
         json.dump({"config": config.to_custom_config(), "epochs": throughput.epochs}, f, indent=2)
     return served_intent.served_model(
-        model, config.auxiliary_intent_sources, config.text_intent_serving_weight
+        model,
+        config.auxiliary_intent_sources,
+        config.text_intent_serving_weight,
+        config.text_intent_serving_scope,
     )
 
 

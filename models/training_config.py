@@ -4,6 +4,7 @@ import dataclasses
 
 from models.fusion_model import TEXT, TEXT_ENCODER_FEEDS, FusionModelConfig
 from models.learning_rate import SCHEDULES
+from models.served_intent import MIX_SCOPES
 
 # tf.distribute strategies the Trainer can build the model under (models/distribution.py).
 DISTRIBUTIONS = ("default", "mirrored", "multi_worker_mirrored")
@@ -41,6 +42,9 @@ class TrainingConfig:
         probabilities mixed into the fused head's (models/served_intent.py); turns
         without typed text keep the fused head's. Needs the head on typed text. 0: the
         exported model leaves the head out.
+      text_intent_serving_scope: which turns with typed text get that mix: "typed_text"
+        (every one) or "text_only" (those with no other input: no picture, voice
+        message, transcript or text read in a picture).
       ema_momentum: above 0, the exported weights are an exponential moving average of
         the training weights (Polyak averaging): after each step the average moves
         (1 - ema_momentum) of the way to the new weights. The validation metrics logged
@@ -77,6 +81,7 @@ class TrainingConfig:
     text_intent_loss_weight: float = 0.0
     text_intent_sources: tuple[str, ...] = (TEXT,)
     text_intent_serving_weight: float = 0.0
+    text_intent_serving_scope: str = "typed_text"
     ema_momentum: float = 0.0
     label_smoothing: float = 0.0
     out_of_scope_false_rejection: float = 0.05
@@ -144,6 +149,11 @@ class TrainingConfig:
             raise ValueError(
                 "text_intent_serving_weight must be in [0, 1], got "
                 f"{self.text_intent_serving_weight}"
+            )
+        if self.text_intent_serving_scope not in MIX_SCOPES:
+            raise ValueError(
+                f"text_intent_serving_scope {self.text_intent_serving_scope!r} is not one of "
+                f"{list(MIX_SCOPES)}"
             )
         if self.text_intent_serving_weight and TEXT not in self.auxiliary_intent_sources:
             raise ValueError(

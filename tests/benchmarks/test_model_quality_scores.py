@@ -106,6 +106,10 @@ def test_the_report_names_each_models_recipe_and_older_models_trained_at_a_const
         "(text, transcript), served intent 0.5 from the typed-text head on typed turns, "
         "weights averaged" in _recipe(trained(config))
     )
+    config.update(text_intent_serving_scope="text_only")
+    assert "served intent 0.5 from the typed-text head on text-only turns, " in (
+        _recipe(trained(config))
+    )
 
 
 def test_each_recipe_trains_in_its_own_pipeline_root():
@@ -124,6 +128,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
         seed: int | None = None,
         smoothing: float = 0.0,
         serving_weight: float = 0.0,
+        serving_scope: str = "typed_text",
     ) -> argparse.Namespace:
         return argparse.Namespace(
             trainable_text_layers=layers,
@@ -137,6 +142,7 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
             seed=seed,
             label_smoothing=smoothing,
             text_intent_serving_weight=serving_weight,
+            text_intent_serving_scope=serving_scope,
         )
 
     full = config.PROFILES["full"].training
@@ -217,6 +223,15 @@ def test_each_recipe_trains_in_its_own_pipeline_root():
         "fused", 4000, smoothed, split=config.SplitBuckets(9, 1)
     )
     assert mixed.to_custom_config() != smoothed.to_custom_config()  # the Trainer reruns
+    text_only = _training_config(
+        args("2", text_intent=1.0, smoothing=0.1, serving_weight=0.5, serving_scope="text_only"),
+        ABLATIONS["fused"],
+    )
+    assert text_only.text_intent_serving_scope == "text_only"
+    assert _root_name("fused", 4000, text_only, split=config.SplitBuckets(9, 1)) == _root_name(
+        "fused", 4000, smoothed, split=config.SplitBuckets(9, 1)
+    )
+    assert text_only.to_custom_config() != mixed.to_custom_config()
     for name in ("audio_only", "image_only"):
         ablation = _training_config(args("2", text_intent=1.0, serving_weight=0.5), ABLATIONS[name])
         assert ablation.text_intent_serving_weight == 0.0

@@ -2,6 +2,8 @@
 text_intent_sources): what it reads, that the served model leaves it out, its labels and
 its share of the loss."""
 
+import dataclasses
+import itertools
 import json
 
 import keras
@@ -24,7 +26,7 @@ from models.fusion_model import (
     without_auxiliary_outputs,
 )
 from models.losses import loss_weights_by_output, losses_by_output, metrics_by_output
-from models.served_intent import TextHeadMix, served_model
+from models.served_intent import TEXT_ONLY, TextHeadMix, served_model
 from models.trainer import labels_by_output
 from models.training_config import TrainingConfig
 from tests.models.test_fusion_model import (
@@ -143,10 +145,39 @@ def test_a_serving_weight_mixes_the_text_head_in_on_typed_turns_only(sources):
     np.testing.assert_array_equal(plain[features.INTENT_KEY], outputs[features.INTENT_KEY])
 
 
+@pytest.mark.parametrize(
+    "modalities", [(TEXT, IMAGE, AUDIO, TRANSCRIPT, IMAGE_TEXT), (TEXT, AUDIO)], ids=["all", "two"]
+)
+def test_the_text_only_scope_mixes_only_where_typed_text_is_the_sole_input(modalities):
+    config = tiny_config(modalities=modalities)
+    model = model_with_head(modalities=modalities)
+    mixed = served_model(model, (TEXT,), text_weight=0.4, scope=TEXT_ONLY)
+    patterns = np.array(list(itertools.product((0.0, 1.0), repeat=len(modalities))), "float32")
+    batch = random_batch(config, patterns)
+    outputs, served = predict(model, batch), predict(mixed, batch)
+
+    fused = softmax(outputs[features.INTENT_KEY], axis=-1)
+    text = softmax(outputs[AUXILIARY][:, 0], axis=-1)
+    # Exactly the rows with typed text and nothing else: one pattern of the product.
+    text_only = (patterns[:, modalities.index(TEXT)] == 1.0) & (patterns.sum(axis=1) == 1.0)
+    assert text_only.sum() == 1
+    expected = np.where(text_only[:, None], 0.6 * fused + 0.4 * text, fused)
+    np.testing.assert_allclose(softmax(served[features.INTENT_KEY], axis=-1), expected, atol=1e-6)
+    assert not np.allclose(expected[text_only], fused[text_only], atol=1e-4)
+    # Typed text beside another input keeps the fused head's probabilities.
+    typed_with_more = (patterns[:, modalities.index(TEXT)] == 1.0) & ~text_only
+    np.testing.assert_allclose(
+        np.exp(served[features.INTENT_KEY][typed_with_more]), fused[typed_with_more], atol=1e-6
+    )
+    with pytest.raises(ValueError, match="mix scope 'voice' is not one of"):
+        served_model(model, (TEXT,), text_weight=0.4, scope="voice")
+
+
 def test_the_mixed_model_exports_with_ops_stock_tf_serving_has(tmp_path):
     config = tiny_config()
     model = model_with_head()
-    mixed = served_model(model, (TEXT,), text_weight=0.5)
+    # The text-only scope's graph holds every op the typed-text scope's does, and more.
+    mixed = served_model(model, (TEXT,), text_weight=0.5, scope=TEXT_ONLY)
     batch = random_batch(config, ALL_PRESENCE_PATTERNS)
     expected = predict(mixed, batch)[features.INTENT_KEY]
     specs = {
@@ -163,7 +194,7 @@ def test_the_mixed_model_exports_with_ops_stock_tf_serving_has(tmp_path):
     report = run_serving_process(str(tmp_path))
 
     assert report["unregistered"] == [], report
-    assert {"Softmax", "Log", "Maximum"} <= set(report["op_types"])
+    assert {"Softmax", "Log", "Maximum", "Sub", "Mul"} <= set(report["op_types"])
     reloaded = tf.saved_model.load(str(tmp_path))
     np.testing.assert_allclose(reloaded.serve(batch)[features.INTENT_KEY], expected, atol=1e-5)
 
@@ -226,6 +257,11 @@ def test_the_head_and_its_weight_need_typed_text():
         TrainingConfig(text_intent_loss_weight=1.0, text_intent_serving_weight=1.5)
     mixed = TrainingConfig(text_intent_loss_weight=1.0, text_intent_serving_weight=0.5)
     assert TrainingConfig.from_custom_config(mixed.to_custom_config()) == mixed
+    assert mixed.text_intent_serving_scope == "typed_text"
+    text_only = dataclasses.replace(mixed, text_intent_serving_scope=TEXT_ONLY)
+    assert TrainingConfig.from_custom_config(text_only.to_custom_config()) == text_only
+    with pytest.raises(ValueError, match="text_intent_serving_scope 'voice' is not one of"):
+        dataclasses.replace(mixed, text_intent_serving_scope="voice")
     every_text = TrainingConfig(
         text_intent_loss_weight=1.0, text_intent_sources=(TEXT, TRANSCRIPT, IMAGE_TEXT)
     )
