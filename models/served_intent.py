@@ -30,7 +30,8 @@ PROBABILITY_FLOOR = 1e-12
 
 @keras.saving.register_keras_serializable(package="mmcs")
 class TextHeadMix(keras.layers.Layer):
-    """log((1 - w * present) * softmax(fused) + w * present * softmax(text)).
+    """log((1 - w * gate) * softmax(fused) + w * gate * softmax(text)), where gate is 1 on
+    a turn with typed text (and, in the "text_only" scope, no other input), else 0.
 
     Inputs: fused intent logits (batch, intents), the typed-text head's logits
     (batch, intents), the typed-text presence flag (batch,) in {0, 1}, and, with the

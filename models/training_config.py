@@ -4,7 +4,7 @@ import dataclasses
 
 from models.fusion_model import TEXT, TEXT_ENCODER_FEEDS, FusionModelConfig
 from models.learning_rate import SCHEDULES
-from models.served_intent import MIX_SCOPES
+from models.served_intent import MIX_SCOPES, TYPED_TEXT
 
 # tf.distribute strategies the Trainer can build the model under (models/distribution.py).
 DISTRIBUTIONS = ("default", "mirrored", "multi_worker_mirrored")
@@ -81,7 +81,7 @@ class TrainingConfig:
     text_intent_loss_weight: float = 0.0
     text_intent_sources: tuple[str, ...] = (TEXT,)
     text_intent_serving_weight: float = 0.0
-    text_intent_serving_scope: str = "typed_text"
+    text_intent_serving_scope: str = TYPED_TEXT
     ema_momentum: float = 0.0
     label_smoothing: float = 0.0
     out_of_scope_false_rejection: float = 0.05

@@ -5,6 +5,7 @@ import glob
 import os
 import re
 
+from models.served_intent import TEXT_ONLY
 from models.training_config import TrainingConfig
 from pipeline.evaluation import BlessingThresholds
 
@@ -249,7 +250,7 @@ PROFILES = {
             text_intent_loss_weight=1.0,
             label_smoothing=0.1,
             text_intent_serving_weight=0.5,
-            text_intent_serving_scope="text_only",
+            text_intent_serving_scope=TEXT_ONLY,
         ),
         BlessingThresholds(),
         SplitBuckets(train=9, eval=1),
