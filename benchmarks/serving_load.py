@@ -18,7 +18,6 @@ import datetime
 import http.client
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import host
 from models import features, signatures
 from serving import batch_predict
 from serving.model_server.batching import BatchingOptions
@@ -294,7 +294,7 @@ def run(model_base: str, results: Path, seconds: float, levels=CLIENT_LEVELS) ->
     result = {
         "benchmark": "serving_load",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(load_before, load_after),
+        "machine": host.describe(load_before, load_after),
         "model_version_dir": in_process.pop("version_dir"),
         "request": {
             "modalities": COMBINATION,
@@ -328,41 +328,18 @@ def run(model_base: str, results: Path, seconds: float, levels=CLIENT_LEVELS) ->
     return result
 
 
-def _machine(load_before, load_after) -> dict:
-    cpu_model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_1m_before": round(load_before[0], 2),
-        "load_average_1m_after": round(load_after[0], 2),
-    }
-
-
 def _fmt(value, digits=1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _report(result: dict) -> str:
-    machine = result["machine"]
     in_process = result["in_process"]
     batching = result["batching"]
     targets = result["targets"]
     lines = [
         "# REST serving load",
         "",
-        f"{result['date']}; {machine['cpus']} CPUs ({machine['cpu_model']}), "
-        f"{machine['platform']}, Python {machine['python']}; 1-minute load average "
-        f"{machine['load_average_1m_before']} before, {machine['load_average_1m_after']} after "
-        "(the machine is shared: compare figures within one run).",
+        host.summary_line(result["date"], result["machine"]),
         "",
         f"Request: one {result['request']['modalities']} turn of the sample "
         f"({result['request']['body_bytes']} bytes of JSON, {result['request']['format']}); "

@@ -35,6 +35,7 @@ from models.losses import (
     masked_sparse_categorical_crossentropy,
     metrics_by_output,
 )
+from models.synthetic_features import random_features
 from models.text_encoder import TextEncoder
 from models.training_config import TrainingConfig
 
@@ -101,40 +102,9 @@ def tiny_model(**overrides) -> keras.Model:
 
 
 def random_batch(config: FusionModelConfig, presence: np.ndarray, seed: int = 0) -> dict:
-    """Transformed features for presence rows (batch, len(config.modalities)).
-
-    Present modalities get random content with random lengths; absent ones are what
-    the Transform output holds for them: zeros and all-zero masks.
-    """
-    rng = np.random.default_rng(seed)
-    batch_size = len(presence)
-    present = dict(zip(config.modalities, presence.T > 0, strict=True))
-    batch = {}
-    for modality, keys in TEXT_ENCODER_FEEDS.items():
-        if modality not in config.modalities:
-            continue
-        length = config.text_sequence_length
-        lengths = rng.integers(2, length + 1, batch_size) * present[modality]
-        mask = (np.arange(length) < lengths[:, None]).astype("int64")
-        batch[keys[features.TEXT_TOKEN_IDS_KEY]] = (
-            rng.integers(1, TINY_VOCABULARY_SIZE, (batch_size, length)) * mask
-        )
-        batch[keys[features.TEXT_SEGMENT_IDS_KEY]] = np.zeros((batch_size, length), "int64")
-        batch[keys[features.TEXT_PADDING_MASK_KEY]] = mask
-    if IMAGE in config.modalities:
-        shape = (batch_size, config.image_size, config.image_size, 3)
-        pixels = rng.uniform(-1.0, 1.0, shape).astype("float32")
-        batch[features.IMAGE_PIXELS_KEY] = pixels * present[IMAGE][:, None, None, None]
-    if AUDIO in config.modalities:
-        frames = config.audio_frames
-        lengths = rng.integers(frames // 4, frames + 1, batch_size) * present[AUDIO]
-        mask = (np.arange(frames) < lengths[:, None]).astype("int64")
-        log_mel = rng.normal(-4.0, 2.0, (batch_size, frames, config.audio_mel_bins))
-        batch[features.AUDIO_LOG_MEL_KEY] = (log_mel * mask[..., None]).astype("float32")
-        batch[features.AUDIO_FRAME_MASK_KEY] = mask
-    for modality in config.modalities:
-        batch[PRESENCE_KEYS[modality]] = present[modality].astype("float32")
-    return batch
+    """Transformed features for presence rows (batch, len(config.modalities)) over the tiny
+    vocabulary (models/synthetic_features.py)."""
+    return random_features(config, presence, TINY_VOCABULARY_SIZE, seed)
 
 
 def random_labels(config: FusionModelConfig, batch_size: int, seed: int = 0) -> dict:
