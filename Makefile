@@ -19,7 +19,7 @@ SHARED  := ../shared/data
 PYTHON310 := $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help setup debs demo test lint format sample bench-ingest bench-rerun bench-serving bench-quality bench-text bench-finetune clean \
+.PHONY: help setup debs demo test lint format sample bench-ingest bench-rerun bench-serving bench-mix-cost bench-quality bench-text bench-finetune clean \
 	airflow-venv image
 
 help:
@@ -29,6 +29,7 @@ help:
 	@echo "make bench-ingest  ingestion throughput benchmark on the full corpus"
 	@echo "make bench-rerun   cached re-run vs first run of the pipeline on the sample"
 	@echo "make bench-serving REST serving load benchmark (mmcs serve, batching on/off)"
+	@echo "make bench-mix-cost what the typed-text serving mix adds to a model call"
 	@echo "make bench-quality model quality benchmark (fused model and ablations)"
 	@echo "make bench-text    every BANKING77 test query as typed text (after bench-quality)"
 	@echo "make bench-finetune text fine-tuning recipes on typed BANKING77 (FINETUNE_RECIPES=...)"
@@ -100,6 +101,10 @@ bench-rerun: setup
 # Latency and throughput of :predict at 1-32 clients on the newest runs/demo model.
 bench-serving: setup
 	$(PY) -m benchmarks.serving_load --out benchmarks/results
+
+# The full profile's served model with and without the typed-text mix, same weights, in-process.
+bench-mix-cost: setup
+	$(PY) -m benchmarks.served_mix_cost --out benchmarks/results
 
 # Hours on a 2-core CPU (four models on the full corpus); see the README.
 bench-quality: setup
