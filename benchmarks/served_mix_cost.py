@@ -36,6 +36,7 @@ from models.synthetic_features import random_features
 from models.training_config import TrainingConfig
 from pipeline import config
 
+PROFILE = "full"
 BATCH_SIZES = (1, 16)
 ROUNDS = 100
 WARMUP_CALLS = 3
@@ -102,15 +103,16 @@ def timing_summary(plain_seconds: list[float], mixed_seconds: list[float]) -> di
     plain, mixed = np.array(plain_seconds) * 1e3, np.array(mixed_seconds) * 1e3
     if len(plain) != len(mixed) or not len(plain):
         raise ValueError("one time per round for each model is needed")
+    ratios = mixed / plain
     return {
         "rounds": len(plain),
         "plain_p50_ms": float(np.median(plain)),
         "plain_p99_ms": float(np.percentile(plain, 99)),
         "mixed_p50_ms": float(np.median(mixed)),
         "mixed_p99_ms": float(np.percentile(mixed, 99)),
-        "paired_ratio_median": float(np.median(mixed / plain)),
-        "paired_ratio_iqr": [float(np.percentile(mixed / plain, q)) for q in (25, 75)],
-        "paired_ratio_median_95ci": _bootstrap_median_interval(mixed / plain),
+        "paired_ratio_median": float(np.median(ratios)),
+        "paired_ratio_iqr": [float(np.percentile(ratios, q)) for q in (25, 75)],
+        "paired_ratio_median_95ci": _bootstrap_median_interval(ratios),
         "added_p50_ms": float(np.median(mixed) - np.median(plain)),
     }
 
@@ -179,8 +181,8 @@ def measure(
 
 
 def run(out: Path, rounds: int = ROUNDS, batch_sizes=BATCH_SIZES) -> dict:
-    """The benchmark on the `full` profile's model with the real backbones."""
-    training = config.PROFILES["full"].training
+    """The benchmark on the PROFILE's model with the real backbones."""
+    training = config.PROFILES[PROFILE].training
     load_before = os.getloadavg()
     # No backbones passed: build_fusion_model loads the pretrained ones.
     batches = measure(training, None, None, minilm.VOCABULARY_SIZE, batch_sizes, rounds)
@@ -189,7 +191,7 @@ def run(out: Path, rounds: int = ROUNDS, batch_sizes=BATCH_SIZES) -> dict:
         "benchmark": "served_mix_cost",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": host.describe(load_before, load_after),
-        "profile": "full",
+        "profile": PROFILE,
         "text_intent_serving_weight": training.text_intent_serving_weight,
         "text_intent_serving_scope": training.text_intent_serving_scope,
         "row_combinations": ["+".join(row) for row in ROW_COMBINATIONS],
