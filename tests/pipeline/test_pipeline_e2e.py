@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import tensorflow_model_analysis as tfma
 
 from components.log_example_gen import beam_ingest
 from components.validation_gate import spec as gate_spec
@@ -19,7 +20,7 @@ from components.validation_gate.executor import DataAnomaliesError
 from models import derived_text_versions, features, signatures
 from pipeline import config, local_runner, run_outputs, run_report
 from serving import batch_predict
-from tests.sample_run import SAMPLE
+from tests.sample_run import ORCHESTRATION_TRAINING, SAMPLE
 from tests.sample_run import SAMPLE_BEAM as BEAM
 from tests.sample_run import SAMPLE_PROFILE as PROFILE
 
@@ -107,13 +108,26 @@ def test_predict_refuses_a_model_trained_on_other_recognizers_texts(trained, tmp
 
 def test_worse_model_is_not_blessed_and_nothing_is_pushed(trained):
     before = _versions(trained)
-    # A learning rate that leaves the heads at their random initialisation.
-    worse = dataclasses.replace(PROFILE.training, epochs=1, learning_rate=1e-9)
+    # A learning rate that leaves the heads at their random initialisation; the text-only
+    # orchestration model (tests/sample_run.py), against the session's fused baseline.
+    worse = dataclasses.replace(ORCHESTRATION_TRAINING, learning_rate=1e-9)
     local_runner.run_local(
         str(SAMPLE), trained, beam=BEAM, training=worse, blessing=PROFILE.blessing
     )
-    blessing = _latest(trained, "Evaluator")["ModelBlessing"]
-    assert Path(blessing, "NOT_BLESSED").exists()
+    evaluator = _latest(trained, "Evaluator")
+    assert Path(evaluator["ModelBlessing"], "NOT_BLESSED").exists()
+    # Refused by the accuracy bars (intent, and sentiment where the random heads fall
+    # under it too), not by an evaluation that failed to run.
+    validation = tfma.load_validation_result(evaluator["ModelEvaluation"])
+    assert not validation.validation_ok
+    failures = [
+        failure.metric_key
+        for per_slice in validation.metric_validations_per_slice
+        for failure in per_slice.failures
+    ]
+    assert {key.name for key in failures} <= {"intent_accuracy", "sentiment_accuracy"}
+    # Both intent bars: the absolute one and the drop against the blessed baseline.
+    assert {key.is_diff for key in failures if key.name == "intent_accuracy"} == {False, True}
     assert _versions(trained) == before
 
 

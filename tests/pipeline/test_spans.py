@@ -24,9 +24,9 @@ from components.validation_gate.executor import DataAnomaliesError
 from models import features
 from pipeline import config, local_runner, run_history, run_outputs, span_window
 from pipeline.evaluation import BlessingThresholds
+from tests.sample_run import ORCHESTRATION_TRAINING as TRAINING
 from tests.sample_run import SAMPLE
 from tests.sample_run import SAMPLE_BEAM as BEAM
-from tests.sample_run import SAMPLE_PROFILE as PROFILE
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +34,8 @@ DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 # Days since 1970-01-01: the span numbers TFX's {YYYY}-{MM}-{DD} date spec gives them.
 SPANS = tuple((datetime.date.fromisoformat(day) - datetime.date(1970, 1, 1)).days for day in DAYS)
 WINDOW = 2
-# One epoch; any trained model is blessed, so every healthy run pushes a version.
-TRAINING = dataclasses.replace(PROFILE.training, epochs=1)
+# One epoch of the text-only model (tests/sample_run.py); any trained model is blessed,
+# so every healthy run pushes a version.
 BLESSING = BlessingThresholds(
     min_intent_accuracy=0.0, min_sentiment_accuracy=0.0, max_intent_accuracy_drop=1.0
 )
