@@ -82,7 +82,7 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 test: lint airflow-venv
-	$(VENV)/bin/pytest -q -ra
+	$(VENV)/bin/pytest -q -ra --durations=15
 
 demo: setup
 	$(VENV)/bin/mmcs demo --logs $(SAMPLE) --out $(RUNS)/demo
