@@ -1,6 +1,8 @@
 """The embedded sample and the settings tests run the pipeline on it with."""
 
 import dataclasses
+import json
+import os
 from pathlib import Path
 
 from models import features
@@ -22,3 +24,18 @@ ORCHESTRATION_TRAINING = dataclasses.replace(
     epochs=1,
     model=dataclasses.replace(SAMPLE_PROFILE.training.model, modalities=(features.TEXT_KEY,)),
 )
+
+
+def sample_records() -> list[dict]:
+    """The sample's log records, as written, in file order."""
+    records = []
+    for path in sorted(SAMPLE.glob("*.jsonl")):
+        records += [json.loads(line) for line in path.read_text().splitlines() if line]
+    return records
+
+
+def pushed_versions(paths: config.PipelinePaths) -> list[str]:
+    """The model versions the Pusher has written under the serving base, oldest first."""
+    if not os.path.isdir(paths.serving_model_dir):
+        return []
+    return sorted(os.listdir(paths.serving_model_dir))

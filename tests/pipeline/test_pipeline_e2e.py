@@ -20,7 +20,7 @@ from components.validation_gate.executor import DataAnomaliesError
 from models import derived_text_versions, features, signatures
 from pipeline import config, local_runner, run_outputs, run_report
 from serving import batch_predict
-from tests.sample_run import ORCHESTRATION_TRAINING, SAMPLE
+from tests.sample_run import ORCHESTRATION_TRAINING, SAMPLE, pushed_versions, sample_records
 from tests.sample_run import SAMPLE_BEAM as BEAM
 from tests.sample_run import SAMPLE_PROFILE as PROFILE
 
@@ -29,19 +29,6 @@ pytestmark = pytest.mark.slow
 
 def _latest(paths, node):
     return run_outputs.latest_artifact_uris(paths.metadata_path, config.PIPELINE_NAME, node)
-
-
-def _sample_turns():
-    turns = []
-    for path in sorted(SAMPLE.glob("*.jsonl")):
-        turns += [json.loads(line) for line in path.read_text().splitlines() if line]
-    return turns
-
-
-def _versions(paths):
-    if not os.path.isdir(paths.serving_model_dir):
-        return []
-    return sorted(os.listdir(paths.serving_model_dir))
 
 
 @pytest.fixture
@@ -53,7 +40,7 @@ def trained(sample_pipeline_run):
 def test_sample_is_ingested_and_validated_without_loss(trained):
     quarantine_uri = _latest(trained, "LogExampleGen")["mmcs.QuarantinedLogRecords"]
     summary = beam_ingest.read_summary(quarantine_uri)
-    assert summary["records_in"] == len(_sample_turns())
+    assert summary["records_in"] == len(sample_records())
     assert summary["quarantined"] == 0
     assert summary["examples_per_split"]["train"] > summary["examples_per_split"]["eval"] > 0
 
@@ -65,8 +52,8 @@ def test_sample_is_ingested_and_validated_without_loss(trained):
 def test_sample_model_is_blessed_pushed_and_answers_every_modality(trained, tmp_path):
     blessing = _latest(trained, "Evaluator")["ModelBlessing"]
     assert Path(blessing, "BLESSED").exists()
-    assert len(_versions(trained)) == 1
-    version_dir = os.path.join(trained.serving_model_dir, _versions(trained)[0])
+    assert len(pushed_versions(trained)) == 1
+    version_dir = os.path.join(trained.serving_model_dir, pushed_versions(trained)[0])
     assert os.path.exists(os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests"))
     # Which recognizers wrote the transcripts and picture texts it learned: this machine's.
     assets = os.path.join(version_dir, derived_text_versions.SAVED_MODEL_ASSETS)
@@ -77,12 +64,12 @@ def test_sample_model_is_blessed_pushed_and_answers_every_modality(trained, tmp_
     out = tmp_path / "predictions.jsonl"
     counts = batch_predict.predict_folder(trained.serving_model_dir, str(SAMPLE), str(out))
     predictions = [json.loads(line) for line in out.read_text().splitlines()]
-    assert counts["predicted"] == len(predictions) == len(_sample_turns())
+    assert counts["predicted"] == len(predictions) == len(sample_records())
     combinations = {p["modalities"] for p in predictions}
     assert {"text", "audio", "image+text", "image+audio+text"} <= combinations
     labelled = [
         (p, t)
-        for p, t in zip(predictions, _sample_turns(), strict=True)
+        for p, t in zip(predictions, sample_records(), strict=True)
         if t[features.INTENT_KEY] is not None
     ]
     for prediction, _ in labelled:
@@ -94,7 +81,7 @@ def test_sample_model_is_blessed_pushed_and_answers_every_modality(trained, tmp_
 
 
 def test_predict_refuses_a_model_trained_on_other_recognizers_texts(trained, tmp_path):
-    version = _versions(trained)[0]
+    version = pushed_versions(trained)[0]
     model = tmp_path / "model"
     shutil.copytree(os.path.join(trained.serving_model_dir, version), model / version)
     derived_text_versions.write(
@@ -107,7 +94,7 @@ def test_predict_refuses_a_model_trained_on_other_recognizers_texts(trained, tmp
 
 
 def test_worse_model_is_not_blessed_and_nothing_is_pushed(trained):
-    before = _versions(trained)
+    before = pushed_versions(trained)
     # A learning rate that leaves the heads at their random initialisation; the text-only
     # orchestration model (tests/sample_run.py), against the session's fused baseline.
     worse = dataclasses.replace(ORCHESTRATION_TRAINING, learning_rate=1e-9)
@@ -128,7 +115,7 @@ def test_worse_model_is_not_blessed_and_nothing_is_pushed(trained):
     assert {key.name for key in failures} <= {"intent_accuracy", "sentiment_accuracy"}
     # Both intent bars: the absolute one and the drop against the blessed baseline.
     assert {key.is_diff for key in failures if key.name == "intent_accuracy"} == {False, True}
-    assert _versions(trained) == before
+    assert pushed_versions(trained) == before
 
 
 def test_drifted_logs_stop_at_the_example_validator(tmp_path, system_tmp):
@@ -139,7 +126,7 @@ def test_drifted_logs_stop_at_the_example_validator(tmp_path, system_tmp):
     """
     logs = tmp_path / "logs"
     shutil.copytree(SAMPLE / "attachments", logs / "attachments")
-    voice = [t for t in _sample_turns() if t[features.CHANNEL_KEY] == "voice"]
+    voice = [t for t in sample_records() if t[features.CHANNEL_KEY] == "voice"]
     assert len(voice) > 20
     (logs / "turns.jsonl").write_text("\n".join(json.dumps(t) for t in voice) + "\n")
 
@@ -153,7 +140,7 @@ def test_drifted_logs_stop_at_the_example_validator(tmp_path, system_tmp):
     # The validator ran and recorded the anomalies; nothing after the gate ran.
     assert "ExampleAnomalies" in _latest(paths, "ExampleValidator")
     assert not _latest(paths, "Transform") and not _latest(paths, "Trainer")
-    assert _versions(paths) == []
+    assert pushed_versions(paths) == []
     assert tempfile.gettempdir() == str(system_tmp)
     assert list(system_tmp.iterdir()) == []
 
@@ -168,7 +155,7 @@ def test_run_report_shows_every_stage_and_answers(trained, capsys):
     blessing = _latest(trained, "Evaluator")["ModelBlessing"]
     verdict = "BLESSED" if Path(blessing, "BLESSED").exists() else "NOT BLESSED"
     assert f"model: {verdict}" in shown
-    assert f"records in:   {len(_sample_turns())}" in shown
+    assert f"records in:   {len(sample_records())}" in shown
     # One answer each for a text turn, a picture turn and a voice-only turn.
     answers = [line for line in shown.splitlines() if line.startswith("    -> intent ")]
     assert len(answers) == 3

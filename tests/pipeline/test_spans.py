@@ -12,7 +12,6 @@ The sample is split by session into two days; one pipeline root sees, in order:
 import dataclasses
 import datetime
 import json
-import os
 import shutil
 
 import pytest
@@ -25,7 +24,7 @@ from models import features
 from pipeline import config, local_runner, run_history, run_outputs, span_window
 from pipeline.evaluation import BlessingThresholds
 from tests.sample_run import ORCHESTRATION_TRAINING as TRAINING
-from tests.sample_run import SAMPLE
+from tests.sample_run import SAMPLE, pushed_versions, sample_records
 from tests.sample_run import SAMPLE_BEAM as BEAM
 
 pytestmark = pytest.mark.slow
@@ -42,13 +41,6 @@ BLESSING = BlessingThresholds(
 HEAVY = ("LogExampleGen", "StatisticsGen", "ExampleValidator", "Transform", "Trainer")
 
 
-def _sample_turns() -> list[dict]:
-    turns = []
-    for path in sorted(SAMPLE.glob("*.jsonl")):
-        turns += [json.loads(line) for line in path.read_text().splitlines() if line]
-    return turns
-
-
 def _write_day(logs, day: str, turns: list[dict]) -> None:
     """A self-contained day folder: its turns and the attachments they reference."""
     folder = logs / day
@@ -59,12 +51,6 @@ def _write_day(logs, day: str, turns: list[dict]) -> None:
                 (folder / turn[field]).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(SAMPLE / turn[field], folder / turn[field])
     (folder / "turns.jsonl").write_text("".join(json.dumps(t) + "\n" for t in turns))
-
-
-def _versions(paths) -> list[str]:
-    if not os.path.isdir(paths.serving_model_dir):
-        return []
-    return sorted(os.listdir(paths.serving_model_dir))
 
 
 def _run(logs, paths, training=TRAINING):
@@ -97,7 +83,7 @@ class SpanHistory:
 def history(tmp_path_factory) -> SpanHistory:
     root = tmp_path_factory.mktemp("spans")
     logs, paths = root / "logs", config.PipelinePaths(str(root / "run"))
-    turns = _sample_turns()
+    turns = sample_records()
     sessions = sorted({t[features.SESSION_ID_KEY] for t in turns})
     first_day = set(sessions[: len(sessions) // 2])
     day_turns = [
@@ -109,7 +95,7 @@ def history(tmp_path_factory) -> SpanHistory:
 
     def record(error=None):
         result.runs.append(_last_run(paths))
-        result.versions.append(_versions(paths))
+        result.versions.append(pushed_versions(paths))
         quarantine_uri = run_outputs.latest_artifact_uris(
             paths.metadata_path, config.PIPELINE_NAME, "LogExampleGen"
         )["mmcs.QuarantinedLogRecords"]
