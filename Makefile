@@ -89,7 +89,7 @@ test: lint airflow-venv
 # TensorFlow's harmless AtomicFunction.__del__ tracebacks. `mmcs run` keeps its workers.
 demo: setup
 	$(VENV)/bin/mmcs demo --logs $(SAMPLE) --out $(RUNS)/demo \
-	  --beam-arg=--direct_running_mode=in_memory
+	  --workers 1 --beam-arg=--direct_running_mode=in_memory
 
 sample: setup
 	$(VENV)/bin/mmcs corpus --banking77 $(SHARED)/banking77/train.csv --shared-data $(SHARED) \

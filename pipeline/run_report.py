@@ -104,8 +104,42 @@ def print_evaluation(evaluator_uris: dict) -> None:
                 value = item.value.double_value.value
                 shown = "n/a (a class has no eval turns)" if math.isnan(value) else f"{value:.3f}"
                 print(f"{head:<10} {macro + key.name:<20} {shown}")
-    verdict = "BLESSED" if blessing and Path(blessing, "BLESSED").exists() else "NOT BLESSED"
-    print(f"model: {verdict}")
+    blessed = bool(blessing) and Path(blessing, "BLESSED").exists()
+    print(f"model: {'BLESSED' if blessed else 'NOT BLESSED'}")
+    if not blessed:
+        for reason in refusal_reasons(tfma.load_validation_result(evaluation)):
+            print(f"  {reason}")
+        print("  nothing pushed: TF Serving keeps serving the last pushed version")
+
+
+def refusal_reasons(validation) -> list[str]:
+    """Why TFMA's validation refused a model, one line per failed threshold: the overall
+    bars and the change against the blessed baseline, with the value and the bar."""
+    reasons = []
+    for per_slice in validation.metric_validations_per_slice:
+        where = _slice_name(per_slice.slice_key)
+        for failure in per_slice.failures:
+            key, threshold = failure.metric_key, failure.metric_threshold
+            value = failure.metric_value.double_value.value
+            if key.is_diff:
+                allowed = -threshold.change_threshold.absolute.value
+                reasons.append(
+                    f"{key.name}{where}: {value:+.3f} against the blessed baseline "
+                    f"(allowed drop {allowed:.3f})"
+                )
+            else:
+                bound = threshold.value_threshold.lower_bound.value
+                reasons.append(f"{key.name}{where}: {value:.3f}, below the bar of {bound:.3f}")
+    return reasons or ["TFMA's validation failed without a failed threshold (see its output)"]
+
+
+def _slice_name(slice_key) -> str:
+    """ "" for the whole eval split, else " on column=value, ..." for a TFMA SliceKey."""
+    parts = []
+    for key in slice_key.single_slice_keys:
+        value = getattr(key, key.WhichOneof("kind"))
+        parts.append(f"{key.column}={value.decode() if isinstance(value, bytes) else value}")
+    return f" on {', '.join(parts)}" if parts else ""
 
 
 def pick_demo_turns(turns: list) -> list:

@@ -93,7 +93,7 @@ def test_predict_refuses_a_model_trained_on_other_recognizers_texts(trained, tmp
     assert not (tmp_path / "out.jsonl").exists()
 
 
-def test_worse_model_is_not_blessed_and_nothing_is_pushed(trained):
+def test_worse_model_is_not_blessed_and_nothing_is_pushed(trained, capsys):
     before = pushed_versions(trained)
     # A learning rate that leaves the heads at their random initialisation; the text-only
     # orchestration model (tests/sample_run.py), against the session's fused baseline.
@@ -116,6 +116,15 @@ def test_worse_model_is_not_blessed_and_nothing_is_pushed(trained):
     # Both intent bars: the absolute one and the drop against the blessed baseline.
     assert {key.is_diff for key in failures if key.name == "intent_accuracy"} == {False, True}
     assert pushed_versions(trained) == before
+    # The run report says so, and why.
+    run_report.print_evaluation(evaluator)
+    shown = capsys.readouterr().out
+    assert "model: NOT BLESSED" in shown
+    bar = PROFILE.blessing.min_intent_accuracy
+    assert "  intent_accuracy: " in shown and f"below the bar of {bar:.3f}" in shown
+    allowed = PROFILE.blessing.max_intent_accuracy_drop
+    assert f"against the blessed baseline (allowed drop {allowed:.3f})" in shown
+    assert "nothing pushed" in shown
 
 
 def test_drifted_logs_stop_at_the_example_validator(tmp_path, system_tmp):
