@@ -225,10 +225,16 @@ PROFILES = {
     # The embedded 300-turn sample: about 3 turns per intent, so a few epochs and a bar
     # that checks the model learned something (chance is 1/78 for intents), not quality.
     # Its eval split has only 13 sentiment turns, so the sentiment bar is low: the intent
-    # bar is what tells a trained model from an untrained one.
+    # bar is what tells a trained model from an untrained one. Its 75 labelled intent
+    # turns make 2 points 1.5 turns: retrained on the same logs in another example order,
+    # the model scored 0.160, 0.187 and 0.200 (2026-12-07), so a rerun after a change
+    # was refused for order noise. 5 points (4 turns) passes that spread and still refuses
+    # a model that learned nothing (tests/pipeline/test_pipeline_e2e.py).
     "sample": RunProfile(
         TrainingConfig(epochs=4),
-        BlessingThresholds(min_intent_accuracy=0.08, min_sentiment_accuracy=0.15),
+        BlessingThresholds(
+            min_intent_accuracy=0.08, min_sentiment_accuracy=0.15, max_intent_accuracy_drop=0.05
+        ),
     ),
     # Logs of BANKING77 size and up: 6 epochs with the linearly decaying learning rate
     # (benchmarks/results/model_quality.md: 3 epochs at a constant rate fell short), and
