@@ -117,6 +117,11 @@ def clean_line(text: str, vocabulary: dict[str, int]) -> str:
     return " ".join(text.split())
 
 
+# RapidOCR's exception (two classes of this name, in its detector and its image utilities)
+# for a picture whose resize for the detector leaves a side of 0 pixels.
+_RESIZE_ERROR = "ResizeImgError"
+
+
 class ImageTextReader:
     """PP-OCRv4 on the CPU; `read` is thread-safe and deterministic.
 
@@ -169,7 +174,11 @@ class ImageTextReader:
             try:
                 boxes, _ = self.engine(image_bytes, use_cls=False)
             except Exception as error:  # RapidOCR raises its own LoadImageError and cv2 errors
-                raise ValueError(f"not a picture OCR can read: {error}") from error
+                if type(error).__name__ != _RESIZE_ERROR:
+                    raise ValueError(f"not a picture OCR can read: {error}") from error
+                # A valid picture too thin for the text detector's resize (8 x 2048 pixels,
+                # say: one side rounds to 0): no words can be read in it.
+                boxes = ()
         vocabulary = _vocabulary_words()
         lines = (clean_line(text, vocabulary) for _, text, _ in boxes or ())
         text = " ".join(line for line in lines if line)[:MAX_IMAGE_TEXT_CHARS].strip()

@@ -16,6 +16,10 @@ MAX_IMAGE_SIDE = 2048
 # Decompression-bomb guard (PIL's own default is 89 M pixels with only a warning).
 MAX_IMAGE_PIXELS = 40_000_000
 MIN_IMAGE_SIDE = 8
+# The model fits the picture into 224x224 with its aspect ratio kept; past about 448:1 the
+# short side rounds to 0 pixels and the graph fails (in Transform, for the whole batch).
+# No screenshot or photo is that thin; 200:1 leaves room for the downscale's rounding.
+MAX_ASPECT_RATIO = 200
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -63,6 +67,12 @@ def normalize_image(data: bytes, name: str) -> bytes:
         raise quarantine.RecordRejected(
             quarantine.UNDECODABLE_IMAGE,
             f"image {name!r} is {width}x{height}; expected at least {MIN_IMAGE_SIDE} px a side",
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise quarantine.RecordRejected(
+            quarantine.UNDECODABLE_IMAGE,
+            f"image {name!r} is {width}x{height}; its sides may differ {MAX_ASPECT_RATIO}:1 "
+            "at most",
         )
 
     # EXIF orientation 1 means "as stored"; anything else must be applied before the model.

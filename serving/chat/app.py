@@ -19,6 +19,7 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from serving import json_body
 from serving.chat import media
 from serving.chat.service import ChatService, CustomerMessage, RequestError
 
@@ -121,9 +122,9 @@ def _parse_bool(value, field: str) -> bool | None:
 
 def _message_from_json(body: bytes) -> CustomerMessage:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RequestError(f"the body is not valid JSON: {error}") from error
+        data = json_body.parse_json(body)
+    except json_body.JsonBodyError as error:
+        raise RequestError(f"the body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise RequestError(f"the body must be a JSON object, not {type(data).__name__}")
     unknown = sorted(set(data) - _MESSAGE_FIELDS)
@@ -257,9 +258,9 @@ class _Handler(BaseHTTPRequestHandler):
             channel = "chat"
             if body.strip():
                 try:
-                    data = json.loads(body)
-                except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                    raise RequestError(f"the body is not valid JSON: {error}") from error
+                    data = json_body.parse_json(body)
+                except json_body.JsonBodyError as error:
+                    raise RequestError(f"the body is not valid JSON: {error}") from None
                 if not isinstance(data, dict) or set(data) - {"channel"}:
                     raise RequestError('the body must be {} or {"channel": "chat|voice|app"}')
                 channel = data.get("channel", "chat")
@@ -298,4 +299,4 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._error(405, f"{self.command} is not supported; use GET or POST")
 
-    do_PUT = do_DELETE = do_PATCH = _not_allowed
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed

@@ -17,6 +17,8 @@ from google.protobuf import json_format
 from tensorflow.core.protobuf import error_codes_pb2, meta_graph_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
+from serving import json_body
+
 DEFAULT_SIGNATURE = "serving_default"
 BINARY_OUTPUT_SUFFIX = "_bytes"  # TF Serving encodes these string outputs as {"b64": ...}
 B64_KEY = "b64"
@@ -48,6 +50,7 @@ _HTTP_STATUS_OF_TF_ERROR = {
     tf.errors.UNAUTHENTICATED: 401,
 }
 
+_VERSION = re.compile(r"[0-9]{1,18}")
 _MODEL_PATH = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
     r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
@@ -97,8 +100,10 @@ def parse_model_route(path: str) -> ModelRoute | None:
         return None
     version = match.group("version")
     if version is not None:
-        if not version.isdigit():
-            raise RestError(HTTP_BAD_REQUEST, f"Invalid version number: {version}")
+        # ASCII digits only (str.isdigit also takes "²", which int() refuses), and within
+        # int64, as TF Serving's versions are.
+        if not _VERSION.fullmatch(version):
+            raise RestError(HTTP_BAD_REQUEST, f"Invalid version number: {version[:40]}")
         version = int(version)
     action = (match.group("action") or "status").lstrip("/:")
     return ModelRoute(match.group("name"), version, match.group("label"), action)
@@ -159,8 +164,8 @@ def parse_predict_body(
             values of the wrong type or shape, bad base64, mismatched batch sizes.
     """
     try:
-        request = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        request = json_body.parse_json(body)
+    except json_body.JsonBodyError as error:
         raise RestError(HTTP_BAD_REQUEST, f"JSON Parse error: {error}") from None
     if not isinstance(request, dict):
         raise RestError(HTTP_BAD_REQUEST, "JSON Value is not an object: the request body")

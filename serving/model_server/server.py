@@ -235,6 +235,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self):
         self._answer("PATCH")
 
+    def do_OPTIONS(self):
+        self._answer("OPTIONS")  # 405 with the route's Allow header, as for PUT
+
+    def do_HEAD(self):
+        self._answer("HEAD")  # a GET's status and headers, without its body
+
     def _answer(self, method: str) -> None:
         model_server: ModelServer = self.server.model_server
         started = time.perf_counter()
@@ -247,7 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._read_body(model_server.max_body_bytes)
 
         try:
-            status, body, content_type = model_server.handle(method, path, read_body)
+            status, body, content_type = model_server.handle(
+                "GET" if method == "HEAD" else method, path, read_body
+            )
         except rest_api.RestError as error:
             status, body, content_type = error.status, rest_api.error_body(error.message), None
         except _BodyTooLargeError as error:
@@ -261,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
             _log.exception("%s %s failed", method, path)
             status = rest_api.HTTP_INTERNAL_ERROR
             body, content_type = rest_api.error_body(f"{type(error).__name__}: {error}"), None
-        if not body_read and method in ("POST", "PUT", "PATCH"):
+        if not body_read:  # any method may carry one; left unread it would be the next request
             self._discard_body(model_server.max_body_bytes)
         self.send_response(status)
         self.send_header("Content-Type", content_type or "application/json")
@@ -272,7 +280,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if method != "HEAD":
+            self.wfile.write(body)
         if status == rest_api.HTTP_PAYLOAD_TOO_LARGE:
             self._linger()
         model_server.metrics.record_request(_api_name(path), status, time.perf_counter() - started)
@@ -302,6 +311,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._read_chunked(limit)
         try:
             length = int(self.headers.get("Content-Length", "0"))
+            if length < 0:
+                raise ValueError(length)
         except ValueError:
             self.close_connection = True
             raise rest_api.RestError(
@@ -318,7 +329,12 @@ class _Handler(BaseHTTPRequestHandler):
         while True:
             line = self.rfile.readline(_CHUNK_LIMIT_LINE)
             try:
-                size = int(line.split(b";")[0].strip(), 16)
+                size_field = line.split(b";")[0].strip()
+                # Hex digits only: int(..., 16) also takes a sign and underscores, and a
+                # negative size would read to the end of the connection.
+                if not size_field or size_field.strip(b"0123456789abcdefABCDEF"):
+                    raise ValueError(size_field)
+                size = int(size_field, 16)
             except ValueError:
                 self.close_connection = True
                 raise rest_api.RestError(

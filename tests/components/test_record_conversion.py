@@ -12,7 +12,7 @@ from PIL import Image
 
 from components.log_example_gen import quarantine
 from components.log_example_gen.record_conversion import IngestLimits, convert_record
-from models import features
+from models import features, image_preprocessing
 from tests import log_folders
 
 
@@ -97,3 +97,34 @@ def test_oversized_attachment_is_rejected(folder):
     with pytest.raises(quarantine.RecordRejected) as rejected:
         convert_record("x.jsonl:3", str(folder), raw, limits)
     assert rejected.value.reason == quarantine.OVERSIZED_ATTACHMENT
+
+
+def _png(size) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, "white").save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_model_cannot_resize_a_picture_thinner_than_about_448_to_1():
+    # Why ingestion bounds the aspect ratio: the graph fails, in Transform for the batch.
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        image_preprocessing.decode_image(tf.constant(_png((2048, 3))))
+
+
+@pytest.mark.parametrize(
+    "size,accepted",
+    [((2000, 10), True), ((10, 2000), True), ((2010, 10), False), ((8, 4000), False)],
+)
+def test_picture_thinner_than_the_model_can_resize_is_rejected(tmp_path, size, accepted):
+    (tmp_path / "thin.png").write_bytes(_png(size))
+    raw = json.dumps(log_folders.turn("i", "s", image="thin.png")).encode()
+    if not accepted:
+        with pytest.raises(quarantine.RecordRejected) as rejected:
+            convert_record("x.jsonl:1", str(tmp_path), raw, IngestLimits())
+        assert rejected.value.reason == quarantine.UNDECODABLE_IMAGE
+        assert "200:1" in rejected.value.detail
+        return
+    turn = convert_record("x.jsonl:1", str(tmp_path), raw, IngestLimits())
+    data = tf.train.Example.FromString(turn.serialized_example).features.feature[features.IMAGE_KEY]
+    pixels = image_preprocessing.decode_image(tf.constant(data.bytes_list.value[0]))
+    assert pixels.shape == (features.IMAGE_SIZE, features.IMAGE_SIZE, 3)

@@ -57,6 +57,14 @@ def test_a_blank_picture_has_no_text(reader):
     assert reader.read(out.getvalue()) == ""
 
 
+@pytest.mark.parametrize("size", [(16, 2048), (2048, 16)])
+def test_a_picture_too_thin_for_the_text_detector_has_no_text(reader, size):
+    # Ingestion accepts it (8 px a side, under 200:1); RapidOCR's resize fails on it.
+    out = io.BytesIO()
+    Image.new("RGB", size, "white").save(out, format="PNG")
+    assert reader.read(out.getvalue()) == ""
+
+
 def test_texts_are_deterministic_and_cached(reader, screen_png, monkeypatch, cache_dir):
     first = reader.read(screen_png)
     assert list((cache_dir / "image_texts").rglob("*.txt"))

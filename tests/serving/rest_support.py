@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import urllib.parse
 
 import numpy as np
@@ -100,6 +101,18 @@ def call(url: str, method: str = "GET", body=None, timeout: float = 120) -> Resp
         return Response(response.status, response.read(), dict(response.getheaders()))
     finally:
         connection.close()
+
+
+def raw_exchange(url: str, request: bytes, timeout: float = 10) -> Response:
+    """Sends bytes as they are (a request line http.client would refuse to write, a body
+    framing it would not make) and reads the answer; a server that does not answer within
+    `timeout` fails the test instead of hanging it."""
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return Response(response.status, response.read(), dict(response.getheaders()))
 
 
 # === Payloads from sample turns ===

@@ -211,6 +211,13 @@ BAD_PREDICT_BODIES = {
         lambda: {"instances": [_good(), {features.TEXT_KEY: "only text"}]},
         400,
     ),
+    # json.loads fails on these with errors other than JSONDecodeError (or not at all).
+    "integer_too_long": (b'{"instances": [' + b"1" * 5000 + b"]}", 400),
+    "nested_too_deeply": (b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),
+    "unpaired_surrogate": (
+        lambda: json.dumps({"instances": [{**_good(), features.TEXT_KEY: "hi \ud800"}]}).encode(),
+        400,
+    ),
     "undecodable_image_in_graph": (
         lambda: {"instances": [{**_good(), features.IMAGE_KEY: rest_support.b64(b"no picture")}]},
         400,
@@ -255,6 +262,7 @@ def test_unknown_model_and_version_are_404(target):
     [
         ("GET", "/v1/models/{name}:predict", 405),
         ("DELETE", "/v1/models/{name}", 405),
+        ("OPTIONS", "/v1/models/{name}", 405),
         ("POST", "/v1/models/{name}/metadata", 405),
         ("GET", "/v1/no/such/path", 404),
         ("GET", "/not-an-api", 404),
@@ -267,6 +275,46 @@ def test_unknown_paths_and_methods_are_4xx(target, method, path, local_status):
     else:
         assert response.status == local_status
         assert response.json()["error"]
+
+
+@pytest.mark.parametrize("version", ["\u00b2", "1" * 5000, "-1", "1e3"])
+def test_a_version_that_is_no_int64_is_a_4xx(target, version):
+    # "\u00b2" (superscript two) arrives as one raw byte: str.isdigit takes it, int() not.
+    path = f"/v1/models/{target.model_name}/versions/{version}".encode("latin-1")
+    response = rest_support.raw_exchange(
+        target.url, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert 400 <= response.status < 500
+    if target.server is not None:
+        assert response.status == 400
+        assert "Invalid version" in response.json()["error"]
+
+
+@rest_support.needs_local_server
+@pytest.mark.parametrize("size", [b"-5", b"-1", b"+5", b"5_0", b""])
+def test_chunked_body_with_a_bad_chunk_size_is_400_not_a_hang(target, size):
+    for path in (
+        f"/v1/models/{target.model_name}:predict",
+        f"/v1/models/{target.model_name}/metadata",
+    ):
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+            + size
+            + b"\r\nabcde\r\n0\r\n\r\n"
+        )
+        response = rest_support.raw_exchange(target.url, request)
+        assert response.status == (400 if path.endswith(":predict") else 405), response.body
+        assert response.headers.get("Connection") == "close"
+    assert _predict(target, {"instances": [_good()]}).status == 200
+
+
+@rest_support.needs_local_server
+def test_head_is_a_get_without_its_body(target):
+    got = call(target.model_url)
+    head = call(target.model_url, "HEAD")
+    assert head.status == got.status == 200
+    assert head.body == b""
+    assert head.headers["Content-Length"] == got.headers["Content-Length"]
 
 
 @rest_support.needs_local_server

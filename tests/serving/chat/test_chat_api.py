@@ -262,6 +262,14 @@ def test_an_image_only_turn_is_served(url, fake_model):
     assert fake_model.requests[-1]["text"] == ""
 
 
+def test_a_picture_too_thin_for_text_recognition_is_served_without_picture_text(url, fake_model):
+    # 16 x 2048 is within ingestion's bounds, but RapidOCR's resize fails on it.
+    conversation = create(url)
+    reply = send(url, conversation, image=b64(chat_support.png_bytes((16, 2048))))
+    assert reply["action"] == "answer"
+    assert fake_model.requests[-1][features.IMAGE_TEXT_KEY] == ""
+
+
 # === Spoken replies ===
 
 
@@ -311,6 +319,23 @@ BAD_BODIES = [
         400,
         "undecodable_audio",
     ),
+    (
+        "picture thinner than the model can resize",
+        json.dumps({"image": b64(chat_support.png_bytes((8, 4000)))}).encode(),
+        "application/json",
+        400,
+        "200:1",
+    ),
+    # json.loads fails on these with errors other than JSONDecodeError (or not at all).
+    ("integer too long", b'{"text": ' + b"1" * 5000 + b"}", "application/json", 400, "JSON"),
+    (
+        "nested too deeply",
+        b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "application/json",
+        400,
+        "nested too deeply",
+    ),
+    ("unpaired surrogate", b'{"text": "hi \\ud800"}', "application/json", 400, "surrogate"),
     ("wrong content type", b"text=hi", "text/plain", 415, "Content-Type"),
     ("broken multipart", b"--x\r\nnothing", "multipart/form-data", 400, "multipart"),
 ]
@@ -359,6 +384,7 @@ def test_an_oversized_body_is_413(url):
         ("GET", "/v1/conversations/bad%20id", 404),
         ("GET", "/v1/nothing", 404),
         ("DELETE", "/v1/conversations", 405),
+        ("OPTIONS", "/v1/conversations", 405),
         ("GET", "/v1/conversations", 405),
         ("POST", "/healthz", 405),
     ],
@@ -373,6 +399,10 @@ def test_a_bad_channel_is_rejected(url):
     response = requests.post(f"{url}/v1/conversations", json={"channel": "fax"}, timeout=10)
     assert response.status_code == 400
     assert "channel" in response.json()["error"]
+    too_long = b'{"channel": ' + b"1" * 5000 + b"}"
+    response = requests.post(f"{url}/v1/conversations", data=too_long, timeout=10)
+    assert response.status_code == 400
+    assert "JSON" in response.json()["error"]
 
 
 def test_the_web_page_and_its_script_are_served(url):
