@@ -351,7 +351,11 @@ def run(args) -> dict:
     test_corpus, test_manifest = rendered_corpus(
         args.shared_data, args.work, "test", args.test_size
     )
-    turns, rejected = batch_predict.turn_inputs(str(test_corpus))
+    # Turns with audio are answered over the recognizer's n-best transcripts, as the chat
+    # service and `mmcs predict` answer them (serving/n_best.py), unless --one-best.
+    turns, rejected = batch_predict.turn_inputs(
+        str(test_corpus), n_best_transcripts=not args.one_best
+    )
     from corpus.session_plan import VAGUE_TEXTS
 
     test_turns = turn_records(turns, set(VAGUE_TEXTS))
@@ -421,6 +425,9 @@ def _write_report(args, train_manifest, test_manifest, rejected, test_turns, res
             "turns": test_manifest["turns"],
             "modalities": test_manifest["modalities"],
             "rejected": len(rejected),
+            "turns_with_audio_answered_over": (
+                "best transcript" if args.one_best else "n-best transcripts"
+            ),
         },
         "test_turns": test_turns,
         "reference_accuracy": REFERENCE_ACCURACY,
@@ -542,8 +549,13 @@ def _markdown(report: dict) -> str:
         f"{report['date']}; "
         f"{'full run' if report['full_run'] else 'REDUCED run (script check only)'}. "
         f"Test corpus: {report['test_corpus']['turns']} turns "
-        "rendered from BANKING77 test.csv and CLINC150 out-of-scope test queries, held-out voices. "
-        f"Training corpus: {report['train_corpus']['turns']} turns from train.csv"
+        "rendered from BANKING77 test.csv and CLINC150 out-of-scope test queries, held-out voices"
+        + (
+            f"; turns with audio answered over the {answered}. "
+            if (answered := report["test_corpus"].get("turns_with_audio_answered_over"))
+            else ". "
+        )
+        + f"Training corpus: {report['train_corpus']['turns']} turns from train.csv"
         + (
             ", every voice or picture query also typed as a chat follow-up (typed copies)."
             if report["train_corpus"].get("typed_copies")
@@ -740,6 +752,12 @@ def _parser() -> argparse.ArgumentParser:
         "--update",
         action="store_true",
         help="keep the models of the report in --out that --models does not name",
+    )
+    parser.add_argument(
+        "--one-best",
+        action="store_true",
+        help="send each test turn with audio once, with its best transcript (by default it "
+        "is answered over the n-best transcripts, as the chat service and mmcs predict do)",
     )
     parser.add_argument(
         "--bare-keras-epochs",

@@ -16,6 +16,10 @@ and detected as English) are decoded after a fixed banking-vocabulary prompt
 about 29 % to about 20 % (docs/model.md). `recognizer_version()` names the model and these
 settings: it keys the transcript cache and LogExampleGen's cache. Recognition cannot run
 inside the SavedModel: TF Serving's stock binary has no Whisper ops (ENVIRONMENT.md).
+
+`hypotheses` returns the same beam search's N_BEST finished transcripts with weights, for
+front ends that answer a voice turn over all of them (serving/n_best.py); ingestion writes
+the best one only.
 """
 
 import dataclasses
@@ -24,6 +28,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -52,6 +57,8 @@ BANKING_PROMPT = (
 )
 PROMPT_LANGUAGE = "en"
 COMPUTE_TYPE = "int8"
+# How many of the beam's finished hypotheses `hypotheses` returns (at most BEAM_SIZE).
+N_BEST = 5
 
 
 def _part_dir(package: str) -> Path:
@@ -164,6 +171,42 @@ def whisper_language(tag: str | None) -> str | None:
     return primary if primary in _LANGUAGE_CODES else None
 
 
+def _clean(text: str) -> str:
+    return " ".join(text.split())[:MAX_TRANSCRIPT_CHARS]
+
+
+@dataclasses.dataclass(frozen=True)
+class Hypothesis:
+    """One of the beam search's finished transcripts of a clip."""
+
+    text: str
+    # Its share of the beam's probability: the softmax of the hypotheses' cumulative
+    # log-probabilities, so the weights of a clip's hypotheses add up to 1.
+    weight: float
+
+
+class _NBestGenerate:
+    """The CTranslate2 Whisper model, with a beam search that can also return its other
+    finished hypotheses (`num_hypotheses`). faster-whisper reads the first of them, which
+    is the best, as without them: the transcript does not change."""
+
+    def __init__(self, model):
+        self._model = model
+        self.n_best = 1
+        self.results = []
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def generate(self, *args, **kwargs):
+        if self.n_best > 1 and kwargs.get("beam_size", 1) >= self.n_best:
+            kwargs["num_hypotheses"] = self.n_best
+            results = self._model.generate(*args, **kwargs)
+            self.results.append(results[0])
+            return results
+        return self._model.generate(*args, **kwargs)
+
+
 class SpeechRecognizer:
     """Whisper base on the CPU; `transcribe` is thread-safe and deterministic.
 
@@ -208,12 +251,14 @@ class SpeechRecognizer:
             if self._model is None:
                 from faster_whisper import WhisperModel
 
-                self._model = WhisperModel(
+                model = WhisperModel(
                     whisper_model_dir(),
                     device="cpu",
                     compute_type=self._compute_type,
                     cpu_threads=self._cpu_threads,
                 )
+                model.model = _NBestGenerate(model.model)
+                self._model = model
             return self._model
 
     def _cache_path(self, wav_bytes: bytes, language: str | None) -> Path | None:
@@ -237,11 +282,65 @@ class SpeechRecognizer:
             cached = self._cache.get(wav_bytes, variant)
             if cached is not None:
                 return cached
-        samples = wav_samples(wav_bytes)
         with self._lock:
-            if language is None:
-                # Detected once here (the first 30 s, as transcribe would) to decide the prompt.
-                language, _, _ = self.model.detect_language(samples)
+            transcript, _, _ = self._decode(wav_samples(wav_bytes), language, n_best=1)
+        if self._cache is not None:
+            self._cache.put(wav_bytes, variant, transcript)
+        return transcript
+
+    def hypotheses(self, wav_bytes: bytes, language: str | None = None) -> list[Hypothesis]:
+        """The beam search's N_BEST finished transcripts of a clip, best first, with weights.
+
+        The same decoding as `transcribe`, whose transcript is the first. A clip longer than
+        Whisper's 30 s window is decoded window by window; its one hypothesis is then the
+        transcript. [] when nothing is said. Cached like transcripts.
+
+        Raises:
+            ValueError: the bytes are not 16 kHz mono 16-bit WAV.
+        """
+        language = whisper_language(language)
+        variant = f"{language or 'auto'}-{N_BEST}best"
+        if self._cache is not None:
+            cached = self._cache.get(wav_bytes, variant)
+            if cached is not None:
+                return [Hypothesis(text, weight) for text, weight in json.loads(cached)]
+        with self._lock:
+            transcript, results, language = self._decode(wav_samples(wav_bytes), language, N_BEST)
+        if len(results) == 1:
+            from faster_whisper.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer(
+                self.model.hf_tokenizer,
+                self.model.model.is_multilingual,
+                task="transcribe",
+                language=language,
+            )
+            texts = [_clean(tokenizer.decode(ids)) for ids in results[0].sequences_ids]
+            log_probabilities = np.array(
+                [
+                    score * len(ids)
+                    for score, ids in zip(results[0].scores, results[0].sequences_ids, strict=True)
+                ]
+            )
+            weights = np.exp(log_probabilities - log_probabilities.max())
+            kept = [i for i, text in enumerate(texts) if text]
+            total = weights[kept].sum()
+            found = [Hypothesis(texts[i], float(weights[i] / total)) for i in kept]
+        else:
+            found = [Hypothesis(transcript, 1.0)] if transcript else []
+        if self._cache is not None:
+            self._cache.put(wav_bytes, variant, json.dumps([[h.text, h.weight] for h in found]))
+        return found
+
+    def _decode(self, samples: np.ndarray, language: str | None, n_best: int):
+        """(transcript, the beam search results of each 30-s window when n_best > 1, the
+        language decoded); the caller holds the lock."""
+        if language is None:
+            # Detected once here (the first 30 s, as transcribe would) to decide the prompt.
+            language, _, _ = self.model.detect_language(samples)
+        generate = self.model.model
+        generate.n_best, generate.results = n_best, []
+        try:
             segments, _ = self.model.transcribe(
                 samples,
                 language=language,
@@ -254,11 +353,10 @@ class SpeechRecognizer:
                 vad_filter=False,
                 without_timestamps=True,
             )
-            text = " ".join(segment.text.strip() for segment in segments)
-        transcript = " ".join(text.split())[:MAX_TRANSCRIPT_CHARS]
-        if self._cache is not None:
-            self._cache.put(wav_bytes, variant, transcript)
-        return transcript
+            transcript = _clean(" ".join(segment.text.strip() for segment in segments))
+            return transcript, generate.results, language
+        finally:
+            generate.n_best, generate.results = 1, []
 
 
 @functools.cache

@@ -122,7 +122,9 @@ def _cmd_predict(args) -> int:
     from serving import batch_predict
 
     try:
-        counts = batch_predict.predict_folder(args.model, args.logs, args.out)
+        counts = batch_predict.predict_folder(
+            args.model, args.logs, args.out, use_n_best=not args.one_best
+        )
     except (FileNotFoundError, ValueError) as error:
         print(f"mmcs predict: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -213,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--logs", required=True, help="log folder with *.jsonl files")
     predict.add_argument("--out", required=True, help="JSONL file, one prediction per turn")
+    predict.add_argument(
+        "--one-best",
+        action="store_true",
+        help="send each turn with audio once, with its best transcript only (by default it "
+        "is answered over the speech recognizer's n-best transcripts, as in the chat service)",
+    )
     predict.set_defaults(func=_cmd_predict)
     model_server_cli.add_parser(commands)
     chat_cli.add_parser(commands)

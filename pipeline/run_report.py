@@ -178,7 +178,7 @@ def print_demo_predictions(logs: str, out: str) -> None:
         print("\nno model pushed yet: nothing to predict with")
         return
     turns, _ = batch_predict.turn_inputs(logs)
-    chosen = pick_demo_turns(turns)
+    chosen = batch_predict.with_n_best(pick_demo_turns(turns))
     predictor = batch_predict.Predictor(serving_dir)
     print(f"\n=== predictions of the pushed model ({predictor.version_dir}) ===")
     for turn, prediction in zip(chosen, predictor.predict(chosen), strict=True):
@@ -188,6 +188,11 @@ def print_demo_predictions(logs: str, out: str) -> None:
             print(
                 f"    heard (speech recognition): {turn.values[features.TRANSCRIPT_KEY].decode()!r}"
             )
+            if len(turn.hypotheses) > 1:
+                print(
+                    f"    answered over {len(turn.hypotheses)} transcripts of the beam search, "
+                    f"weights {', '.join(f'{h.weight:.2f}' for h in turn.hypotheses)}"
+                )
         if turn.values[features.IMAGE_TEXT_KEY]:
             read = turn.values[features.IMAGE_TEXT_KEY].decode()
             print(f"    read in the picture (OCR): {read[:120]!r}")

@@ -18,6 +18,7 @@ import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedMode
 from components.log_example_gen import beam_ingest, quarantine
 from components.log_example_gen.record_conversion import IngestLimits, convert_record
 from models import derived_text_versions, features, signatures
+from serving import n_best
 
 BATCH_SIZE = 16
 _REQUEST_KEYS = features.SERVING_INPUT_KEYS
@@ -33,6 +34,10 @@ class TurnInputs:
     values: dict[str, bytes]
     modalities: str
     intent: str | None  # the logged label, when there is one
+    language: str = features.DEFAULT_LANGUAGE  # the log's tag, as ingestion wrote it
+    # Speech recognition's n-best transcripts of the audio (serving/n_best.py); empty
+    # where the turn has no audio or they were not asked for: the turn is sent as it is.
+    hypotheses: tuple = ()
 
 
 def latest_version_dir(model_dir: str) -> str:
@@ -46,12 +51,16 @@ def latest_version_dir(model_dir: str) -> str:
 
 
 def turn_inputs(
-    log_dir: str, transcribe_speech: bool = True, read_image_text: bool = True
+    log_dir: str,
+    transcribe_speech: bool = True,
+    read_image_text: bool = True,
+    n_best_transcripts: bool = False,
 ) -> tuple[list[TurnInputs], list[quarantine.QuarantinedRecord]]:
     """Converts every record of a log folder; records that cannot be converted are returned
     apart with their reason, as ingestion would quarantine them. Voice turns get their
     transcript from the same speech recognizer as at ingestion (`transcribe_speech`), and
-    pictures their text from the same OCR (`read_image_text`)."""
+    with `n_best_transcripts` its n-best transcripts too, and pictures their text from the same OCR
+    (`read_image_text`)."""
     recognizer = image_reader = None
     if transcribe_speech:
         from models import speech_recognition
@@ -92,9 +101,29 @@ def turn_inputs(
                     values=values,
                     modalities=features.MODALITY_SEPARATOR.join(present),
                     intent=intent[0].decode() if intent else None,
+                    language=example[features.LANGUAGE_KEY].bytes_list.value[0].decode(),
                 )
             )
+    if n_best_transcripts and recognizer is not None:
+        converted = with_n_best(converted, recognizer)
     return converted, rejected
+
+
+def with_n_best(turns: list[TurnInputs], recognizer=None) -> list[TurnInputs]:
+    """The turns, those with audio given speech recognition's n-best transcripts."""
+    if recognizer is None and any(turn.values[features.AUDIO_KEY] for turn in turns):
+        from models import speech_recognition
+
+        recognizer = speech_recognition.shared_recognizer()
+    return [
+        dataclasses.replace(
+            turn,
+            hypotheses=tuple(recognizer.hypotheses(turn.values[features.AUDIO_KEY], turn.language)),
+        )
+        if turn.values[features.AUDIO_KEY]
+        else turn
+        for turn in turns
+    ]
 
 
 class Predictor:
@@ -118,23 +147,54 @@ class Predictor:
         self.input_keys = [key for key in _REQUEST_KEYS if key in accepted]
 
     def predict(self, turns: list[TurnInputs]) -> list[dict]:
-        """One JSON-able prediction per turn, in order."""
+        """One JSON-able prediction per turn, in order. A turn with n-best transcripts is
+        sent once per hypothesis and answered with their combination (serving/n_best.py)."""
+        rows, owners, weights = [], [], []
+        for index, turn in enumerate(turns):
+            for text, weight in _transcripts(turn):
+                values = turn.values
+                if text is not None:
+                    values = {**values, features.TRANSCRIPT_KEY: text.encode("utf-8")}
+                rows.append(values)
+                owners.append(index)
+                weights.append(weight)
+        answers = self._answers(rows)
+        grouped = collections.defaultdict(list)
+        for owner, answer, weight in zip(owners, answers, weights, strict=True):
+            grouped[owner].append((answer, weight))
+        return [
+            {
+                "turn_id": turn.turn_id,
+                "modalities": turn.modalities,
+                **n_best.combine([a for a, _ in grouped[i]], [w for _, w in grouped[i]]),
+            }
+            for i, turn in enumerate(turns)
+        ]
+
+    def _answers(self, rows: list[dict]) -> list[dict]:
+        """`serving_default`'s outputs for each row of raw inputs, as JSON values."""
         results = []
-        for start in range(0, len(turns), BATCH_SIZE):
-            batch = turns[start : start + BATCH_SIZE]
+        for start in range(0, len(rows), BATCH_SIZE):
+            batch = rows[start : start + BATCH_SIZE]
             outputs = self._serve(
-                **{key: tf.constant([t.values[key] for t in batch]) for key in self.input_keys}
+                **{key: tf.constant([row[key] for row in batch]) for key in self.input_keys}
             )
             outputs = {key: value.numpy() for key, value in outputs.items()}
-            for index, turn in enumerate(batch):
-                results.append(
-                    {
-                        "turn_id": turn.turn_id,
-                        "modalities": turn.modalities,
-                        **{key: _json_value(value[index]) for key, value in outputs.items()},
-                    }
-                )
+            results.extend(
+                {key: _json_value(value[index]) for key, value in outputs.items()}
+                for index in range(len(batch))
+            )
         return results
+
+
+def _transcripts(turn: TurnInputs) -> list[tuple[str | None, float]]:
+    """(transcript to send, weight) per row of a turn; None keeps the turn's own. The first
+    row is the turn as ingestion converts it (its transcript is the beam's best), the others
+    the other hypotheses."""
+    if len(turn.hypotheses) < 2:
+        return [(None, 1.0)]
+    first, *others = turn.hypotheses
+    return [(None, first.weight)] + [(h.text, h.weight) for h in others]
 
 
 def _json_value(value):
@@ -147,8 +207,10 @@ def _json_value(value):
     return round(float(value), 6)
 
 
-def predict_folder(model_dir: str, log_dir: str, out_file: str) -> dict:
-    """Writes one JSON line per convertible turn; returns counts.
+def predict_folder(model_dir: str, log_dir: str, out_file: str, use_n_best: bool = True) -> dict:
+    """Writes one JSON line per convertible turn; returns counts. Turns with audio are
+    answered over speech recognition's n-best transcripts (`use_n_best`), as the chat
+    service answers them.
 
     Raises:
       ValueError: the model was trained on transcripts or picture texts of other
@@ -156,7 +218,7 @@ def predict_folder(model_dir: str, log_dir: str, out_file: str) -> dict:
     """
     predictor = Predictor(model_dir)
     derived_text_versions.check_model(predictor.version_dir)
-    turns, rejected = turn_inputs(log_dir)
+    turns, rejected = turn_inputs(log_dir, n_best_transcripts=use_n_best)
     predictions = predictor.predict(turns)
     Path(out_file).parent.mkdir(parents=True, exist_ok=True)
     with open(out_file, "w", encoding="utf-8") as out:

@@ -7,9 +7,11 @@ import json
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 
 import schemas
 from models import features
+from serving import n_best
 
 DEFAULT_URL = "http://127.0.0.1:8501"
 DEFAULT_MODEL_NAME = "mmcs"
@@ -94,6 +96,7 @@ class ModelClient:
         audio: bytes | None,
         transcript: str = "",
         image_text: str = "",
+        hypotheses: Sequence = (),
     ) -> ModelOutput:
         """One turn's prediction.
 
@@ -103,6 +106,10 @@ class ModelClient:
           audio: 16 kHz mono PCM16 WAV bytes, or None.
           transcript: what speech recognition heard in the audio ("" when none).
           image_text: what text recognition read in the picture ("" when none).
+          hypotheses: speech recognition's n-best transcripts (`.text`, `.weight`), best
+            first; with two or more, the turn is sent once with `transcript` and once with
+            each other hypothesis, in one request, and answered with their combination
+            (serving/n_best.py).
 
         Raises:
           ModelUnavailable: with what went wrong.
@@ -119,7 +126,13 @@ class ModelClient:
             features.TRANSCRIPT_KEY: transcript,
             features.IMAGE_TEXT_KEY: image_text,
         }
-        body = json.dumps({"instances": [instance]})
+        # The first instance carries `transcript` (what ingestion writes), the others the
+        # other hypotheses of the beam.
+        weights = [h.weight for h in hypotheses] if len(hypotheses) > 1 else [1.0]
+        instances = [instance] + [
+            {**instance, features.TRANSCRIPT_KEY: h.text} for h in hypotheses[1 : len(weights)]
+        ]
+        body = json.dumps({"instances": instances})
         request = urllib.request.Request(
             self.predict_url,
             data=body.encode("utf-8"),
@@ -141,8 +154,15 @@ class ModelClient:
             raise ModelUnavailable(f"model server at {self.url} unreachable: {reason}") from error
         try:
             rows = json.loads(payload)["predictions"]
-            if not isinstance(rows, list) or len(rows) != 1 or not isinstance(rows[0], dict):
-                raise ValueError("expected one prediction")
-            return ModelOutput.from_json(rows[0])
+            if (
+                not isinstance(rows, list)
+                or len(rows) != len(instances)
+                or not all(isinstance(row, dict) for row in rows)
+            ):
+                raise ValueError(f"expected {len(instances)} predictions")
+            outputs = [ModelOutput.from_json(row) for row in rows]
+            if len(outputs) == 1:
+                return outputs[0]
+            return ModelOutput.from_json(n_best.combine([o.to_json() for o in outputs], weights))
         except (ValueError, KeyError, TypeError) as error:
             raise ModelUnavailable(f"unexpected answer from {self.predict_url}: {error}") from error

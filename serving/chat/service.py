@@ -60,9 +60,11 @@ class ChatService:
             conversation is on the voice channel; a request's `speak` overrides it.
         clock: returns the current RFC 3339 UTC time (tests fix it).
         recognizer: speech recognition for voice messages (anything with
-            `models.speech_recognition.SpeechRecognizer.transcribe`); None loads the
-            shared Whisper recognizer on the first voice message. The transcript goes to
-            the model beside the audio, as ingestion wrote it for training.
+            `models.speech_recognition.SpeechRecognizer.transcribe` and `.hypotheses`);
+            None loads the shared Whisper recognizer on the first voice message. The
+            transcript goes to the model beside the audio, as ingestion wrote it for
+            training, and the turn is answered over the n-best transcripts
+            (serving/n_best.py).
         image_reader: text recognition for pictures (anything with
             `models.image_text_recognition.ImageTextReader.read`); None loads the shared
             OCR reader on the first picture. The text goes to the model beside the picture.
@@ -136,12 +138,14 @@ class ChatService:
 
     # === Turns ===
 
-    def _transcript(self, wav: bytes) -> str:
+    def _speech(self, wav: bytes) -> tuple[str, list]:
+        """The transcript (as ingestion writes it) and the n-best transcripts of a clip."""
         if self._recognizer is None:
             from models import speech_recognition
 
             self._recognizer = speech_recognition.shared_recognizer()
-        return self._recognizer.transcribe(wav, features.DEFAULT_LANGUAGE)
+        transcript = self._recognizer.transcribe(wav, features.DEFAULT_LANGUAGE)
+        return transcript, self._recognizer.hypotheses(wav, features.DEFAULT_LANGUAGE)
 
     def _image_text(self, image: bytes) -> str:
         if self._image_reader is None:
@@ -168,7 +172,7 @@ class ChatService:
             raise RequestError(str(error), error.status) from error
         if not text and image is None and audio is None:
             raise RequestError("a message needs 'text', an 'image' or 'audio'")
-        transcript = self._transcript(audio.data) if audio is not None else ""
+        transcript, hypotheses = self._speech(audio.data) if audio is not None else ("", [])
         image_text = self._image_text(image.data) if image is not None else ""
 
         with self._lock_of(conversation_id):
@@ -186,6 +190,7 @@ class ChatService:
                     audio.data if audio else None,
                     transcript,
                     image_text,
+                    hypotheses,
                 )
             except ModelUnavailable as error:
                 model_error = str(error)

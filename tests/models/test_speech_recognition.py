@@ -83,6 +83,30 @@ def test_transcripts_are_deterministic_and_cached(recognizer, spoken_wav, monkey
     assert fresh.transcribe(wav, "en") == first
 
 
+def test_hypotheses_are_the_beams_transcripts_best_first_and_cached(
+    recognizer, spoken_wav, monkeypatch
+):
+    wav, _ = spoken_wav
+    fresh = speech_recognition.SpeechRecognizer(use_cache=False)
+    found = fresh.hypotheses(wav, "en")
+    assert 2 <= len(found) <= speech_recognition.N_BEST
+    assert found[0].text == fresh.transcribe(wav, "en")  # the same decoding
+    assert len({h.text for h in found}) == len(found)
+    assert sum(h.weight for h in found) == pytest.approx(1.0)
+    assert all(0 < h.weight < 1 for h in found)
+    # Asking for them leaves the transcript as it was (the beam returns one again).
+    assert fresh.transcribe(wav, "en") == found[0].text
+    assert fresh.model.model.n_best == 1
+
+    assert recognizer.hypotheses(wav, "en") == found
+    monkeypatch.setattr(recognizer.model, "transcribe", _no_model)
+    assert recognizer.hypotheses(wav, "en") == found
+
+
+def _no_model(*args, **kwargs):
+    raise AssertionError("the cached result should have been used")
+
+
 def test_english_is_decoded_after_the_banking_prompt(recognizer, spoken_wav, monkeypatch):
     wav, _ = spoken_wav
     calls = []

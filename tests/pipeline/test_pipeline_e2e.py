@@ -7,6 +7,7 @@ not blessed and nothing new is pushed; drifted logs stop at the ExampleValidator
 import dataclasses
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -169,3 +170,5 @@ def test_run_report_shows_every_stage_and_answers(trained, capsys):
     answers = [line for line in shown.splitlines() if line.startswith("    -> intent ")]
     assert len(answers) == 3
     assert "[text]" in shown and "[audio]" in shown and "[image" in shown
+    # The voice turn is answered over the n-best transcripts, as the chat service does.
+    assert re.search(r"answered over [2-5] transcripts of the beam search", shown)

@@ -31,10 +31,12 @@ def prediction(
 
 
 class FakeModelServer:
-    """Answers POST /v1/models/mmcs:predict from `script` (customer text -> row).
+    """Answers POST /v1/models/mmcs:predict from `script` (customer text, or the transcript
+    where there is none -> row).
 
     Texts not in the script get `default`. `status` != 200 answers that code with an
-    error; `delay_seconds` sleeps first (timeouts). `requests` records every instance.
+    error; `delay_seconds` sleeps first (timeouts). `requests` records every instance,
+    `batches` the instances of each request (a voice turn sends one per n-best transcript).
     """
 
     def __init__(self):
@@ -42,7 +44,9 @@ class FakeModelServer:
         self.default = prediction("card_arrival", 0.9)
         self.status = 200
         self.delay_seconds = 0.0
+        self.max_rows: int | None = None  # answer at most this many rows (a broken server)
         self.requests: list[dict] = []
+        self.batches: list[list[dict]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,16 +55,21 @@ class FakeModelServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                instance = body["instances"][0]
-                fake.requests.append(instance)
+                instances = body["instances"]
+                fake.requests.extend(instances)
+                fake.batches.append(instances)
                 time.sleep(fake.delay_seconds)
                 if self.path != "/v1/models/mmcs:predict":
                     code, payload = 404, {"error": f"no {self.path}"}
                 elif fake.status != 200:
                     code, payload = fake.status, {"error": "scripted failure"}
                 else:
-                    row = fake.script.get(instance["text"], fake.default)
-                    code, payload = 200, {"predictions": [row]}
+                    # Scripted by the text, or the transcript of a voice-only turn.
+                    rows = [
+                        fake.script.get(i["text"] or i.get("transcript", ""), fake.default)
+                        for i in instances
+                    ]
+                    code, payload = 200, {"predictions": rows[: fake.max_rows]}
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(code)
@@ -81,7 +90,9 @@ class FakeModelServer:
         self.default = prediction("card_arrival", 0.9)
         self.status = 200
         self.delay_seconds = 0.0
+        self.max_rows = None
         self.requests.clear()
+        self.batches.clear()
 
     def __enter__(self) -> "FakeModelServer":
         self._thread.start()

@@ -202,11 +202,17 @@ def test_a_voice_message_reaches_the_model_with_its_transcript(url, fake_model):
     clip = (SAMPLE / line["audio"]).read_bytes()  # an MP3 voice message
     conversation = create(url, channel="voice")
     send(url, conversation, audio=b64(clip), speak=False)
-    sent = fake_model.requests[-1]
     wav, _ = normalize_audio(clip, line["audio"])
-    expected = speech_recognition.shared_recognizer().transcribe(wav, features.DEFAULT_LANGUAGE)
-    assert sent[features.TRANSCRIPT_KEY] == expected
+    recognizer = speech_recognition.shared_recognizer()
+    expected = recognizer.transcribe(wav, features.DEFAULT_LANGUAGE)
     assert "cash deposit" in expected.lower()
+    # One request, the turn once per n-best transcript: the first is the transcript.
+    sent = fake_model.batches[-1]
+    hypotheses = recognizer.hypotheses(wav, features.DEFAULT_LANGUAGE)
+    assert len(sent) == len(hypotheses) >= 2
+    assert sent[0][features.TRANSCRIPT_KEY] == expected == hypotheses[0].text
+    assert [i[features.TRANSCRIPT_KEY] for i in sent[1:]] == [h.text for h in hypotheses[1:]]
+    assert len({i[features.AUDIO_KEY]["b64"] for i in sent}) == 1
     # Text-only turns send an empty transcript.
     send(url, conversation, text="where is my card")
     assert fake_model.requests[-1][features.TRANSCRIPT_KEY] == ""
