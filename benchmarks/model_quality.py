@@ -145,8 +145,10 @@ def intent_scores(turns, predictions) -> dict:
         result["in_scope_turns"] = int(len(chosen))
         result["in_scope_accuracy"] = float(np.mean([best[i] == truth[i] for i in chosen]))
         result["in_scope_served_accuracy"] = float(np.mean([guess[i] == truth[i] for i in chosen]))
-    # Out-of-scope score: how little probability any in-scope intent gets.
-    score = 1.0 - in_scope_probabilities.max(axis=1)
+    # Out-of-scope score: 1 - the answer's confidence, what the served threshold reads. It
+    # is the best in-scope intent's probability, except for turns answered over n-best
+    # transcripts, whose confidence stays the best transcript's (serving/n_best.py).
+    score = 1.0 - np.array([p[signatures.CONFIDENCE_OUTPUT] for _, p in labelled])
     if is_oos.any() and (~is_oos).any():
         threshold = np.quantile(score[~is_oos], 1.0 - FALSE_REJECTION_RATE)
         result["oos_recall_at_5pct_frr"] = float((score[is_oos] > threshold).mean())

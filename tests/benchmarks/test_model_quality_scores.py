@@ -24,6 +24,7 @@ def prediction(best: str, confidence: float, served: str | None = None) -> dict:
     return {
         signatures.INTENT_OUTPUT: served or best,
         signatures.INTENT_PROBABILITIES_OUTPUT: probabilities.tolist(),
+        signatures.CONFIDENCE_OUTPUT: float(np.delete(probabilities, INTENTS.index(OOS)).max()),
     }
 
 
@@ -45,6 +46,17 @@ def test_in_scope_accuracy_ignores_rejection_and_out_of_scope_turns():
     assert scores["in_scope_served_accuracy"] == pytest.approx(1 / 3)
     assert scores["served_oos_recall"] == 1.0
     assert scores["served_false_rejection_rate"] == pytest.approx(1 / 3)
+
+
+def test_oos_score_is_the_answers_confidence():
+    # An n-best answer ranks the intent over the mean but keeps the best transcript's
+    # confidence: the out-of-scope score reads the confidence, as the served threshold does.
+    a = INTENTS[0]
+    turns = [turn(a)] * 20 + [turn(OOS)] * 2
+    predictions = [prediction(a, c) for c in np.linspace(0.5, 0.95, 20)]
+    unsure = [{**prediction(a, 0.9), signatures.CONFIDENCE_OUTPUT: 0.1}] * 2
+    scores = intent_scores(turns, predictions + unsure)
+    assert scores["oos_recall_at_5pct_frr"] == 1.0
 
 
 def test_oos_recall_at_fixed_false_rejection():
