@@ -86,22 +86,14 @@ def answer_turns(predictor, recognizer, turns: list) -> dict:
     started = time.perf_counter()
     for index, turn in enumerate(turns):
         found = recognizer.hypotheses(turn.values[features.AUDIO_KEY], turn.language)
-        if not found:  # nothing heard: the turn as it is
-            found = [speech_recognition.Hypothesis("", 1.0)]
         hypotheses_of.append(found)
-        for rank, hypothesis in enumerate(found):
-            # The first row carries the served transcript, as in the front ends (it is the
-            # beam's first hypothesis for all but about 1 clip in 650).
-            text = hypothesis.text.encode("utf-8")
-            values = {
-                **turn.values,
-                features.TRANSCRIPT_KEY: turn.values[features.TRANSCRIPT_KEY]
-                if rank == 0
-                else text,
-            }
+        for text, weight in n_best.transcript_rows(found):  # as the front ends send it
+            values = turn.values
+            if text is not None:
+                values = {**values, features.TRANSCRIPT_KEY: text.encode("utf-8")}
             rows.append(dataclasses.replace(turn, values=values, hypotheses=()))
             owners.append(index)
-            weights.append(hypothesis.weight)
+            weights.append(weight)
     recognition_seconds = time.perf_counter() - started
     predictions = predictor.predict(rows)
     owners, weights = np.array(owners), np.array(weights)

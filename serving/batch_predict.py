@@ -58,9 +58,9 @@ def turn_inputs(
 ) -> tuple[list[TurnInputs], list[quarantine.QuarantinedRecord]]:
     """Converts every record of a log folder; records that cannot be converted are returned
     apart with their reason, as ingestion would quarantine them. Voice turns get their
-    transcript from the same speech recognizer as at ingestion (`transcribe_speech`), and
-    with `n_best_transcripts` its n-best transcripts too, and pictures their text from the same OCR
-    (`read_image_text`)."""
+    transcript from the same speech recognizer as at ingestion (`transcribe_speech`) and,
+    with `n_best_transcripts`, its n-best transcripts too; pictures get their text from the
+    same OCR (`read_image_text`)."""
     recognizer = image_reader = None
     if transcribe_speech:
         from models import speech_recognition
@@ -151,7 +151,7 @@ class Predictor:
         sent once per hypothesis and answered with their combination (serving/n_best.py)."""
         rows, owners, weights = [], [], []
         for index, turn in enumerate(turns):
-            for text, weight in _transcripts(turn):
+            for text, weight in n_best.transcript_rows(turn.hypotheses):
                 values = turn.values
                 if text is not None:
                     values = {**values, features.TRANSCRIPT_KEY: text.encode("utf-8")}
@@ -185,16 +185,6 @@ class Predictor:
                 for index in range(len(batch))
             )
         return results
-
-
-def _transcripts(turn: TurnInputs) -> list[tuple[str | None, float]]:
-    """(transcript to send, weight) per row of a turn; None keeps the turn's own. The first
-    row is the turn as ingestion converts it (its transcript is the beam's best), the others
-    the other hypotheses."""
-    if len(turn.hypotheses) < 2:
-        return [(None, 1.0)]
-    first, *others = turn.hypotheses
-    return [(None, first.weight)] + [(h.text, h.weight) for h in others]
 
 
 def _json_value(value):

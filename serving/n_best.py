@@ -26,6 +26,17 @@ _INTENTS = schemas.intent_labels()
 _OUT_OF_SCOPE = _INTENTS.index(features.OUT_OF_SCOPE_INTENT)
 
 
+def transcript_rows(hypotheses) -> list[tuple[str | None, float]]:
+    """(transcript to send, weight) for each row a turn is sent as, best first. The first
+    row keeps the turn's own transcript (None: what ingestion writes, the beam's best for
+    all but about 1 clip in 650); the others carry the other hypotheses. With fewer than
+    two hypotheses the turn is one row, as it is."""
+    if len(hypotheses) < 2:
+        return [(None, 1.0)]
+    first, *others = hypotheses
+    return [(None, first.weight)] + [(h.text, h.weight) for h in others]
+
+
 def mean_intent_probabilities(predictions: list[dict], weights: list[float]) -> np.ndarray:
     """The hypotheses' intent probabilities, weighted."""
     if len(predictions) != len(weights) or not predictions:

@@ -126,12 +126,12 @@ class ModelClient:
             features.TRANSCRIPT_KEY: transcript,
             features.IMAGE_TEXT_KEY: image_text,
         }
-        # The first instance carries `transcript` (what ingestion writes), the others the
-        # other hypotheses of the beam.
-        weights = [h.weight for h in hypotheses] if len(hypotheses) > 1 else [1.0]
-        instances = [instance] + [
-            {**instance, features.TRANSCRIPT_KEY: h.text} for h in hypotheses[1 : len(weights)]
+        rows = n_best.transcript_rows(hypotheses)
+        instances = [
+            instance if text is None else {**instance, features.TRANSCRIPT_KEY: text}
+            for text, _ in rows
         ]
+        weights = [weight for _, weight in rows]
         body = json.dumps({"instances": instances})
         request = urllib.request.Request(
             self.predict_url,
