@@ -9,7 +9,7 @@ of MB. So the parts that need them run here:
 - `train.csv` is split per intent into train and validation (a fixed seed); `test.csv`
   is kept whole for the final figure only. Every row is tokenized by the pipeline's own
   Transform tokenizer (`models.text_preprocessing.tokenize_text`, all-MiniLM-L6-v2's
-  WordPiece vocabulary, `features.TEXT_SEQUENCE_LENGTH` tokens).
+  WordPiece vocabulary, `features.TEXT_SEQUENCE_LENGTH` tokens, the truncation given).
 - The backbone's weights (`models.minilm.minilm_backbone`) are written in Keras weight
   order with the token-embedding matrix cut down to the rows the three splits use (plus
   the special tokens), and the token ids renumbered to match. A row no split uses is
@@ -50,7 +50,7 @@ def split_train_rows(intents: list[str], validation_fraction: float, seed: int) 
     return np.sort(np.concatenate(chosen))
 
 
-def tokenize(texts: list[str]) -> np.ndarray:
+def tokenize(texts: list[str], truncation: str = "head") -> np.ndarray:
     """Token ids [rows, TEXT_SEQUENCE_LENGTH] from the pipeline's Transform tokenizer."""
     import tensorflow as tf
 
@@ -60,6 +60,7 @@ def tokenize(texts: list[str]) -> np.ndarray:
         tf.ones([len(texts)], tf.bool),
         text_preprocessing.make_text_tokenizer(vocabulary),
         text_preprocessing.special_token_ids(vocabulary),
+        truncation=truncation,
     )
     return tokens[features.TEXT_TOKEN_IDS_KEY].numpy()
 
@@ -87,7 +88,9 @@ def token_embedding_index(weights: list[np.ndarray], vocabulary_size: int) -> in
     return found[0]
 
 
-def write_bundle(shared_data: Path, out: Path, validation_fraction: float, seed: int) -> dict:
+def write_bundle(
+    shared_data: Path, out: Path, validation_fraction: float, seed: int, truncation: str = "head"
+) -> dict:
     """Write data.npz, backbone_weights.npz and manifest.json into `out`; return the manifest."""
     train_rows = read_banking77(shared_data / "banking77" / "train.csv")
     test_rows = read_banking77(shared_data / "banking77" / "test.csv")
@@ -102,7 +105,7 @@ def write_bundle(shared_data: Path, out: Path, validation_fraction: float, seed:
         "validation": [r for r, v in zip(train_rows, is_validation, strict=True) if v],
         "test": test_rows,
     }
-    ids = {split: tokenize([r.text for r in rows[split]]) for split in SPLITS}
+    ids = {split: tokenize([r.text for r in rows[split]], truncation) for split in SPLITS}
 
     vocabulary = text_preprocessing.text_vocabulary_path()
     special = text_preprocessing.special_token_ids(vocabulary)
@@ -136,6 +139,7 @@ def write_bundle(shared_data: Path, out: Path, validation_fraction: float, seed:
         "backbone_config": config,
         "pad_token_id": int(np.searchsorted(kept, special[text_preprocessing.PAD_TOKEN])),
         "sequence_length": features.TEXT_SEQUENCE_LENGTH,
+        "truncation": truncation,
         "intents": intents,
         "rows": {split: len(rows[split]) for split in SPLITS},
         "validation_fraction": validation_fraction,
@@ -153,8 +157,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--validation-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--truncation",
+        choices=text_preprocessing.TRUNCATIONS,
+        default="head",
+        help="which tokens of a text longer than the sequence are kept",
+    )
     args = parser.parse_args()
-    manifest = write_bundle(args.shared_data, args.out, args.validation_fraction, args.seed)
+    manifest = write_bundle(
+        args.shared_data, args.out, args.validation_fraction, args.seed, args.truncation
+    )
     size = sum(os.path.getsize(p) for p in args.out.iterdir()) / 1e6
     print(
         json.dumps(

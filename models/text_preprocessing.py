@@ -7,6 +7,11 @@ then cut into WordPiece tokens of the checkpoint's own `vocab.txt`. Each turn be
 the two markers) and padded with `[PAD]`, which is what KerasHub's `BertTokenizer` +
 `BertTextClassifierPreprocessor` (and Hugging Face's `BertTokenizer`) produce.
 
+A text longer than the sequence keeps its first tokens (`"head"`, what those
+preprocessors do) or its first quarter and its last three quarters (`"head_tail"`, the
+best of the truncations Sun et al. 2019 compared for BERT classification): a customer
+who writes at length tends to tell the story first and ask the question last.
+
 Only core TensorFlow and TF Text ops, so that the stock TF Serving binary runs them.
 """
 
@@ -19,6 +24,11 @@ CLS_TOKEN = "[CLS]"
 SEP_TOKEN = "[SEP]"
 PAD_TOKEN = "[PAD]"
 UNKNOWN_TOKEN = "[UNK]"
+
+TRUNCATIONS = ("head", "head_tail")
+# Of the tokens a "head_tail" truncation keeps, the share taken from the head (Sun et al.
+# 2019 kept 128 of 510 BERT tokens from the head, the rest from the tail).
+HEAD_SHARE = 0.25
 
 
 def text_vocabulary_path() -> str:
@@ -65,12 +75,38 @@ def text_present(texts: tf.Tensor) -> tf.Tensor:
     return tf.strings.length(tf.strings.strip(texts)) > 0
 
 
+def truncate(wordpieces: tf.RaggedTensor, max_tokens: int, truncation: str) -> tf.RaggedTensor:
+    """Keep at most `max_tokens` of each row of `wordpieces` [batch, (tokens)], in order.
+
+    `"head"` keeps a longer row's first `max_tokens`; `"head_tail"` its first
+    `round(HEAD_SHARE * max_tokens)` and its last ones. A row that fits is kept whole.
+
+    Raises:
+        ValueError: `truncation` is not one of `TRUNCATIONS`, or `max_tokens` < 1.
+    """
+    if truncation not in TRUNCATIONS:
+        raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+    if truncation == "head":
+        return wordpieces[:, :max_tokens]
+    head = round(HEAD_SHARE * max_tokens)
+    lengths = wordpieces.row_lengths()
+    positions = tf.ragged.range(lengths)
+    # A token is kept if it is in the head or among the last max_tokens - head; for a
+    # row of at most max_tokens the two ranges cover it.
+    tail_start = tf.expand_dims(lengths - (max_tokens - head), 1)
+    keep = tf.logical_or(positions < head, positions >= tail_start)
+    return tf.ragged.boolean_mask(wordpieces, keep)
+
+
 def tokenize_text(
     texts: tf.Tensor,
     present: tf.Tensor,
     tokenizer: tf_text.BertTokenizer,
     special_ids: dict[str, int],
     sequence_length: int = features.TEXT_SEQUENCE_LENGTH,
+    truncation: str = "head",
 ) -> dict[str, tf.Tensor]:
     """Tokenize a batch of texts into the text encoder's three inputs.
 
@@ -80,6 +116,7 @@ def tokenize_text(
         tokenizer: from `make_text_tokenizer`.
         special_ids: from `special_token_ids` of the same vocabulary.
         sequence_length: length of every output row, the two markers included.
+        truncation: which tokens a longer text keeps, one of `TRUNCATIONS`.
 
     Returns:
         int64 [batch, sequence_length] tensors under `features.TEXT_TOKEN_IDS_KEY`,
@@ -88,7 +125,7 @@ def tokenize_text(
     """
     # [batch, words, wordpieces] -> [batch, wordpieces]
     wordpieces = tokenizer.tokenize(texts).merge_dims(-2, -1)
-    wordpieces = wordpieces[:, : sequence_length - 2]
+    wordpieces = truncate(wordpieces, sequence_length - 2, truncation)
     token_ids, segment_ids = tf_text.combine_segments(
         [wordpieces],
         start_of_sequence_id=special_ids[CLS_TOKEN],

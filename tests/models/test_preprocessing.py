@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras_hub
 import numpy as np
@@ -141,6 +142,57 @@ def test_tokenization_output_types_and_markers(tokenizer, special_ids):
     assert ids[length - 1] == special_ids[text_preprocessing.SEP_TOKEN]
     assert (ids[length:] == special_ids[text_preprocessing.PAD_TOKEN]).all()
     assert (actual[features.TEXT_SEGMENT_IDS_KEY] == 0).all()
+
+
+@pytest.mark.parametrize("length", [0, 3, 8])
+def test_a_text_that_fits_is_kept_whole_by_either_truncation(length):
+    wordpieces = tf.ragged.constant([list(range(1, length + 1))], tf.int64)
+    for truncation in text_preprocessing.TRUNCATIONS:
+        kept = text_preprocessing.truncate(wordpieces, 8, truncation)
+        assert kept.to_list() == [list(range(1, length + 1))]
+
+
+def test_head_tail_keeps_the_first_quarter_and_the_last_three_quarters_in_order():
+    wordpieces = tf.ragged.constant([list(range(1, 21)), list(range(1, 10)), [7]], tf.int64)
+
+    head_tail = text_preprocessing.truncate(wordpieces, 8, "head_tail").to_list()
+    head = text_preprocessing.truncate(wordpieces, 8, "head").to_list()
+
+    # round(0.25 * 8) = 2 from the head, 6 from the tail; each row on its own.
+    assert head_tail == [[1, 2, 15, 16, 17, 18, 19, 20], [1, 2, 4, 5, 6, 7, 8, 9], [7]]
+    assert head == [list(range(1, 9)), list(range(1, 9)), [7]]
+
+
+def test_an_unknown_truncation_or_an_empty_budget_is_refused():
+    wordpieces = tf.ragged.constant([[1, 2, 3]], tf.int64)
+    with pytest.raises(ValueError, match="truncation must be one of"):
+        text_preprocessing.truncate(wordpieces, 2, "tail")
+    with pytest.raises(ValueError, match="at least 1"):
+        text_preprocessing.truncate(wordpieces, 0, "head")
+
+
+def test_head_tail_tokenization_keeps_the_question_at_the_end_of_a_long_message(
+    tokenizer, special_ids
+):
+    story = "I went to the cash machine near my office yesterday evening and " * 4
+    texts = tf.constant([story + "why was I charged a fee for my withdrawal", "card arrived"])
+    present = text_preprocessing.text_present(texts)
+    outputs = {
+        truncation: text_preprocessing.tokenize_text(
+            texts, present, tokenizer, special_ids, truncation=truncation
+        )[features.TEXT_TOKEN_IDS_KEY].numpy()
+        for truncation in text_preprocessing.TRUNCATIONS
+    }
+    vocabulary = Path(text_preprocessing.text_vocabulary_path()).read_text("utf-8")
+    fee = vocabulary.splitlines().index("fee")
+
+    for ids in outputs.values():
+        assert ids[0, 0] == special_ids[text_preprocessing.CLS_TOKEN]
+        assert ids[0, -1] == special_ids[text_preprocessing.SEP_TOKEN]
+    assert fee in outputs["head_tail"][0] and fee not in outputs["head"][0]
+    # The story's first words survive in both; a short text is the same in both.
+    np.testing.assert_array_equal(outputs["head_tail"][0, :5], outputs["head"][0, :5])
+    np.testing.assert_array_equal(outputs["head_tail"][1], outputs["head"][1])
 
 
 def test_uncased_tokenization_strips_accents_as_the_checkpoint_was_trained(tokenizer, special_ids):
