@@ -9,7 +9,8 @@ of MB. So the parts that need them run here:
 - `train.csv` is split per intent into train and validation (a fixed seed); `test.csv`
   is kept whole for the final figure only. Every row is tokenized by the pipeline's own
   Transform tokenizer (`models.text_preprocessing.tokenize_text`, all-MiniLM-L6-v2's
-  WordPiece vocabulary, `features.TEXT_SEQUENCE_LENGTH` tokens, the truncation given).
+  WordPiece vocabulary, `features.TEXT_SEQUENCE_LENGTH` tokens, the typed text's
+  truncation unless told otherwise).
 - The backbone's weights (`models.minilm.minilm_backbone`) are written in Keras weight
   order with the token-embedding matrix cut down to the rows the three splits use (plus
   the special tokens), and the token ids renumbered to match. A row no split uses is
@@ -33,6 +34,8 @@ from models import features, minilm, text_preprocessing
 
 BUNDLE_VERSION = 1
 SPLITS = ("train", "validation", "test")
+# The truncation the pipeline's Transform applies to typed text.
+PIPELINE_TRUNCATION = features.TEXT_TRUNCATION[features.TEXT_KEY]
 
 
 def split_train_rows(intents: list[str], validation_fraction: float, seed: int) -> np.ndarray:
@@ -50,7 +53,7 @@ def split_train_rows(intents: list[str], validation_fraction: float, seed: int) 
     return np.sort(np.concatenate(chosen))
 
 
-def tokenize(texts: list[str], truncation: str = "head") -> np.ndarray:
+def tokenize(texts: list[str], truncation: str = PIPELINE_TRUNCATION) -> np.ndarray:
     """Token ids [rows, TEXT_SEQUENCE_LENGTH] from the pipeline's Transform tokenizer."""
     import tensorflow as tf
 
@@ -89,7 +92,11 @@ def token_embedding_index(weights: list[np.ndarray], vocabulary_size: int) -> in
 
 
 def write_bundle(
-    shared_data: Path, out: Path, validation_fraction: float, seed: int, truncation: str = "head"
+    shared_data: Path,
+    out: Path,
+    validation_fraction: float,
+    seed: int,
+    truncation: str = PIPELINE_TRUNCATION,
 ) -> dict:
     """Write data.npz, backbone_weights.npz and manifest.json into `out`; return the manifest."""
     train_rows = read_banking77(shared_data / "banking77" / "train.csv")
@@ -160,8 +167,9 @@ def main() -> None:
     parser.add_argument(
         "--truncation",
         choices=text_preprocessing.TRUNCATIONS,
-        default="head",
-        help="which tokens of a text longer than the sequence are kept",
+        default=PIPELINE_TRUNCATION,
+        help="which tokens of a text longer than the sequence are kept (the pipeline's "
+        "truncation of typed text by default; rounds before 2026-12-07 kept the head)",
     )
     args = parser.parse_args()
     manifest = write_bundle(

@@ -195,12 +195,20 @@ def preprocessing_fn(inputs):
     )
     special_ids = text_preprocessing.special_token_ids(vocabulary)
     outputs.update(
-        text_preprocessing.tokenize_text(texts, present[features.TEXT_KEY], tokenizer, special_ids)
+        text_preprocessing.tokenize_text(
+            texts,
+            present[features.TEXT_KEY],
+            tokenizer,
+            special_ids,
+            truncation=features.TEXT_TRUNCATION[features.TEXT_KEY],
+        )
     )
     # The transcript and the picture's text are read by the same tokenizer, each into its
     # own three features.
     for key, strings in derived_texts.items():
-        tokens = text_preprocessing.tokenize_text(strings, present[key], tokenizer, special_ids)
+        tokens = text_preprocessing.tokenize_text(
+            strings, present[key], tokenizer, special_ids, truncation=features.TEXT_TRUNCATION[key]
+        )
         for text_key, derived_key in features.DERIVED_TEXT_TOKEN_KEYS[key].items():
             outputs[derived_key] = tokens[text_key]
     outputs[features.IMAGE_PIXELS_KEY] = image_preprocessing.image_pixels(

@@ -485,6 +485,11 @@ LABEL_KEYS = set(features.LABEL_WEIGHT_KEYS)
 # Outputs dropped when serving feeds no labels: the labels and their weights.
 LABEL_OUTPUT_KEYS = LABEL_KEYS | set(features.LABEL_WEIGHT_KEYS.values())
 TEXT = "my card payment was declined again"
+# Longer than the sequence: a story, then the question.
+LONG_TEXT = (
+    "I went to the cash machine near my office yesterday evening and " * 4
+    + "why was I charged a fee for my withdrawal"
+)
 INTENT = "declined_card_payment"
 SENTIMENT = "negative"
 
@@ -523,7 +528,7 @@ def raw_example(
 
 
 def raw_dataset():
-    """Text only, PNG only, JPEG only, audio only, all three; the last two unlabelled."""
+    """Text only, PNG only, JPEG only, audio only, all three; the last three unlabelled."""
     out_of_scope = features.OUT_OF_SCOPE_INTENT
     return [
         raw_example("text", "chat", text=TEXT, intent=INTENT, sentiment=SENTIMENT),
@@ -534,6 +539,7 @@ def raw_dataset():
         ),
         raw_example("all", "voice", text=TEXT, image=png_bytes(), audio=wav_bytes(tone(2.0))),
         raw_example("unlabelled", "chat", text="hello"),
+        raw_example("long", "chat", text=LONG_TEXT, transcript=LONG_TEXT, image_text=LONG_TEXT),
     ]
 
 
@@ -641,6 +647,40 @@ def test_transform_modality_values_match_the_unit_functions(transform_run, token
     assert rows["audio"][features.AUDIO_FRAME_MASK_KEY].sum() == 50
     assert (rows["text"][features.AUDIO_FRAME_MASK_KEY] == 0).all()
     assert (rows["text"][features.AUDIO_LOG_MEL_KEY] == 0).all()
+
+
+def test_every_text_input_has_a_known_truncation():
+    text_keys = {features.TEXT_KEY, *features.DERIVED_TEXT_TOKEN_KEYS}
+    assert set(features.TEXT_TRUNCATION) == text_keys
+    assert set(features.TEXT_TRUNCATION.values()) <= set(text_preprocessing.TRUNCATIONS)
+
+
+@pytest.mark.slow
+def test_transform_truncates_each_long_text_as_features_say(transform_run, tokenizer, special_ids):
+    rows, _ = transform_run
+    row = rows["long"]
+    token_keys = {features.TEXT_KEY: {key: key for key in features.TEXT_TOKEN_KEYS}}
+    token_keys.update(features.DERIVED_TEXT_TOKEN_KEYS)
+    texts = tf.constant([LONG_TEXT])
+    by_truncation = {
+        truncation: text_preprocessing.tokenize_text(
+            texts, tf.constant([True]), tokenizer, special_ids, truncation=truncation
+        )
+        for truncation in text_preprocessing.TRUNCATIONS
+    }
+    head = by_truncation["head"][features.TEXT_TOKEN_IDS_KEY].numpy()[0]
+    head_tail = by_truncation["head_tail"][features.TEXT_TOKEN_IDS_KEY].numpy()[0]
+    assert (head != head_tail).any()  # the text is long enough for them to differ
+    for key, keys in token_keys.items():
+        expected = by_truncation[features.TEXT_TRUNCATION[key]]
+        for text_key, output_key in keys.items():
+            np.testing.assert_array_equal(
+                row[output_key], expected[text_key].numpy()[0], err_msg=output_key
+            )
+    # Typed text and transcripts keep the question at the end; a picture's text its top.
+    assert features.TEXT_TRUNCATION[features.TEXT_KEY] == "head_tail"
+    assert features.TEXT_TRUNCATION[features.TRANSCRIPT_KEY] == "head_tail"
+    assert features.TEXT_TRUNCATION[features.IMAGE_TEXT_KEY] == "head"
 
 
 @pytest.mark.slow
