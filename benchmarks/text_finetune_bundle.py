@@ -168,8 +168,8 @@ def main() -> None:
         "--truncation",
         choices=text_preprocessing.TRUNCATIONS,
         default=PIPELINE_TRUNCATION,
-        help="which tokens of a text longer than the sequence are kept (the pipeline's "
-        "truncation of typed text by default; rounds before 2026-12-07 kept the head)",
+        help="which tokens of a text longer than the sequence are kept (by default the "
+        "pipeline's truncation of typed text)",
     )
     args = parser.parse_args()
     manifest = write_bundle(

@@ -83,11 +83,11 @@ SERVING_INPUT_KEYS = (TEXT_KEY, IMAGE_KEY, AUDIO_KEY, TRANSCRIPT_KEY, IMAGE_TEXT
 
 # === Transformed features (outputs of models/preprocessing.py, inputs of the model) ===
 TEXT_SEQUENCE_LENGTH = 40
-# Which wordpieces a text longer than the sequence keeps (text_preprocessing.truncate):
-# typed text and transcripts their first quarter and last three quarters, as a customer
-# who writes or talks at length asks last; the text read in a picture its first (a
-# screen's title and labels are at its top). docs/model.md has the measurement.
-TEXT_TRUNCATION = {TEXT_KEY: "head_tail", TRANSCRIPT_KEY: "head_tail", IMAGE_TEXT_KEY: "head"}
+# Which wordpieces a text longer than the sequence keeps (text_preprocessing.truncate),
+# per text input: its first ("head", what KerasHub's and Hugging Face's BERT
+# preprocessors do). "head_tail" (first quarter, last three quarters) was measured on
+# the text path and not adopted (docs/model.md, 2026-12-07).
+TEXT_TRUNCATION = {TEXT_KEY: "head", TRANSCRIPT_KEY: "head", IMAGE_TEXT_KEY: "head"}
 TEXT_TOKEN_IDS_KEY = "text_token_ids"  # int64 [batch, TEXT_SEQUENCE_LENGTH]
 TEXT_SEGMENT_IDS_KEY = "text_segment_ids"  # int64 [batch, TEXT_SEQUENCE_LENGTH]
 TEXT_PADDING_MASK_KEY = "text_padding_mask"  # int64 [batch, TEXT_SEQUENCE_LENGTH], 1 = token

@@ -655,32 +655,66 @@ def test_every_text_input_has_a_known_truncation():
     assert set(features.TEXT_TRUNCATION.values()) <= set(text_preprocessing.TRUNCATIONS)
 
 
+def long_text_tokens(tokenizer, special_ids) -> dict[str, dict]:
+    """The long text's three token features under each truncation."""
+    return {
+        truncation: {
+            key: value.numpy()[0]
+            for key, value in text_preprocessing.tokenize_text(
+                tf.constant([LONG_TEXT]),
+                tf.constant([True]),
+                tokenizer,
+                special_ids,
+                truncation=truncation,
+            ).items()
+        }
+        for truncation in text_preprocessing.TRUNCATIONS
+    }
+
+
+def assert_truncated_as(row, truncations, by_truncation):
+    """Each text input's token features in `row` are those of its truncation."""
+    token_keys = {features.TEXT_KEY: {key: key for key in features.TEXT_TOKEN_KEYS}}
+    token_keys.update(features.DERIVED_TEXT_TOKEN_KEYS)
+    for key, keys in token_keys.items():
+        for text_key, output_key in keys.items():
+            np.testing.assert_array_equal(
+                row[output_key], by_truncation[truncations[key]][text_key], err_msg=output_key
+            )
+
+
 @pytest.mark.slow
 def test_transform_truncates_each_long_text_as_features_say(transform_run, tokenizer, special_ids):
     rows, _ = transform_run
-    row = rows["long"]
-    token_keys = {features.TEXT_KEY: {key: key for key in features.TEXT_TOKEN_KEYS}}
-    token_keys.update(features.DERIVED_TEXT_TOKEN_KEYS)
-    texts = tf.constant([LONG_TEXT])
-    by_truncation = {
-        truncation: text_preprocessing.tokenize_text(
-            texts, tf.constant([True]), tokenizer, special_ids, truncation=truncation
-        )
-        for truncation in text_preprocessing.TRUNCATIONS
+    by_truncation = long_text_tokens(tokenizer, special_ids)
+    ids = features.TEXT_TOKEN_IDS_KEY
+    assert (by_truncation["head"][ids] != by_truncation["head_tail"][ids]).any()
+    assert_truncated_as(rows["long"], features.TEXT_TRUNCATION, by_truncation)
+
+
+@pytest.mark.slow
+def test_transform_follows_another_truncation_per_text_input(
+    monkeypatch, tmp_path, tokenizer, special_ids
+):
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata
+
+    # Each input on a truncation other than the default's, and not all the same.
+    truncations = {
+        features.TEXT_KEY: "head_tail",
+        features.TRANSCRIPT_KEY: "head_tail",
+        features.IMAGE_TEXT_KEY: "head",
     }
-    head = by_truncation["head"][features.TEXT_TOKEN_IDS_KEY].numpy()[0]
-    head_tail = by_truncation["head_tail"][features.TEXT_TOKEN_IDS_KEY].numpy()[0]
-    assert (head != head_tail).any()  # the text is long enough for them to differ
-    for key, keys in token_keys.items():
-        expected = by_truncation[features.TEXT_TRUNCATION[key]]
-        for text_key, output_key in keys.items():
-            np.testing.assert_array_equal(
-                row[output_key], expected[text_key].numpy()[0], err_msg=output_key
-            )
-    # Typed text and transcripts keep the question at the end; a picture's text its top.
-    assert features.TEXT_TRUNCATION[features.TEXT_KEY] == "head_tail"
-    assert features.TEXT_TRUNCATION[features.TRANSCRIPT_KEY] == "head_tail"
-    assert features.TEXT_TRUNCATION[features.IMAGE_TEXT_KEY] == "head"
+    for key, truncation in truncations.items():
+        monkeypatch.setitem(features.TEXT_TRUNCATION, key, truncation)
+    metadata = dataset_metadata.DatasetMetadata(curated_schema())
+    long_row = [raw for raw in raw_dataset() if raw[features.TURN_ID_KEY] == [b"long"]]
+    with tft_beam.Context(temp_dir=str(tmp_path)):
+        (rows, _), _ = (long_row, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            preprocessing.preprocessing_fn
+        )
+
+    assert_truncated_as(rows[0], truncations, long_text_tokens(tokenizer, special_ids))
 
 
 @pytest.mark.slow
