@@ -10,7 +10,9 @@ the two markers) and padded with `[PAD]`, which is what KerasHub's `BertTokenize
 A text longer than the sequence keeps its first tokens (`"head"`, what those
 preprocessors do) or its first quarter and its last three quarters (`"head_tail"`, the
 best of the truncations Sun et al. 2019 compared for BERT classification): a customer
-who writes at length tends to tell the story first and ask the question last.
+who writes at length tends to tell the story first and ask the question last. Which one
+each text input gets is `features.TEXT_TRUNCATION`: the head, as head+tail did not raise
+the typed test queries on the text path (docs/model.md).
 
 Only core TensorFlow and TF Text ops, so that the stock TF Serving binary runs them.
 """
