@@ -44,12 +44,6 @@ _INTENTS = schemas.intent_labels()
 _OUT_OF_SCOPE = _INTENTS.index(features.OUT_OF_SCOPE_INTENT)
 
 
-def _best_in_scope(probabilities: np.ndarray) -> np.ndarray:
-    masked = np.array(probabilities, dtype=np.float64)
-    masked[..., _OUT_OF_SCOPE] = -1.0
-    return masked.argmax(axis=-1)
-
-
 def _variant_answers(answers: list[dict], weights: np.ndarray) -> dict:
     """Per variant: (probabilities ranking the intents, probabilities scoring out of scope,
     served intent) for one turn."""
@@ -73,7 +67,7 @@ def _variant_answers(answers: list[dict], weights: np.ndarray) -> dict:
         served = (
             features.OUT_OF_SCOPE_INTENT
             if w[flags].sum() > 0.5
-            else _INTENTS[int(_best_in_scope(mean))]
+            else _INTENTS[int(n_best.best_in_scope(mean))]
         )
         out[variant] = (mean, mean, served)
     return out
@@ -87,10 +81,10 @@ def answer_turns(predictor, recognizer, turns: list) -> dict:
     for index, turn in enumerate(turns):
         found = recognizer.hypotheses(turn.values[features.AUDIO_KEY], turn.language)
         hypotheses_of.append(found)
-        for text, weight in n_best.transcript_rows(found):  # as the front ends send it
-            values = turn.values
-            if text is not None:
-                values = {**values, features.TRANSCRIPT_KEY: text.encode("utf-8")}
+        # As the front ends send it.
+        for values, weight in batch_predict.hypothesis_rows(
+            dataclasses.replace(turn, hypotheses=tuple(found))
+        ):
             rows.append(dataclasses.replace(turn, values=values, hypotheses=()))
             owners.append(index)
             weights.append(weight)
@@ -120,7 +114,7 @@ def scores(turns: list, answered: dict) -> dict:
     is_oos = truth == features.OUT_OF_SCOPE_INTENT
     right, out = {}, {}
     for variant, answers in answered["variants"].items():
-        best = np.array(_INTENTS)[_best_in_scope(np.array(answers["probabilities"]))]
+        best = np.array(_INTENTS)[n_best.best_in_scope(np.array(answers["probabilities"]))]
         right[variant] = best == truth
         served_right = np.array(answers["served"]) == truth
         oos_score = 1.0 - np.delete(np.array(answers["oos_probabilities"]), _OUT_OF_SCOPE, 1).max(1)
@@ -163,7 +157,7 @@ def text_accuracy(predictor, turns: list) -> float:
     chosen = [t for t in chosen if t.intent != features.OUT_OF_SCOPE_INTENT]
     predictions = predictor.predict(chosen)
     probabilities = np.array([p[signatures.INTENT_PROBABILITIES_OUTPUT] for p in predictions])
-    best = np.array(_INTENTS)[_best_in_scope(probabilities)]
+    best = np.array(_INTENTS)[n_best.best_in_scope(probabilities)]
     return float(np.mean(best == np.array([t.intent for t in chosen])))
 
 

@@ -74,9 +74,15 @@ def compare(runs: list[dict], labels: np.ndarray, long: np.ndarray) -> dict:
             continue
         first = baseline.setdefault(run["recipe"], run)
         if first is not run:
-            differ = int(np.sum(first["predictions"] != run["predictions"]))
-            repeats.append({"recipe": run["recipe"], "files": [first["file"], run["file"]]})
-            repeats[-1]["queries_answered_differently"] = differ
+            repeats.append(
+                {
+                    "recipe": run["recipe"],
+                    "files": [first["file"], run["file"]],
+                    "queries_answered_differently": int(
+                        np.sum(first["predictions"] != run["predictions"])
+                    ),
+                }
+            )
     pairs = []
     for run in runs:
         if run["truncation"] == BASELINE or run["recipe"] not in baseline:

@@ -126,6 +126,20 @@ def with_n_best(turns: list[TurnInputs], recognizer=None) -> list[TurnInputs]:
     ]
 
 
+def hypothesis_rows(turn: TurnInputs) -> list[tuple[dict[str, bytes], float]]:
+    """The raw inputs a turn is sent as, with their weights: one row per row of
+    `n_best.transcript_rows` (the turn as it is when it has no n-best transcripts)."""
+    return [
+        (
+            turn.values
+            if text is None
+            else {**turn.values, features.TRANSCRIPT_KEY: text.encode()},
+            w,
+        )
+        for text, w in n_best.transcript_rows(turn.hypotheses)
+    ]
+
+
 class Predictor:
     """Calls a SavedModel's serving_default signature on batches of turns.
 
@@ -151,10 +165,7 @@ class Predictor:
         sent once per hypothesis and answered with their combination (serving/n_best.py)."""
         rows, owners, weights = [], [], []
         for index, turn in enumerate(turns):
-            for text, weight in n_best.transcript_rows(turn.hypotheses):
-                values = turn.values
-                if text is not None:
-                    values = {**values, features.TRANSCRIPT_KEY: text.encode("utf-8")}
+            for values, weight in hypothesis_rows(turn):
                 rows.append(values)
                 owners.append(index)
                 weights.append(weight)

@@ -37,6 +37,13 @@ def transcript_rows(hypotheses) -> list[tuple[str | None, float]]:
     return [(None, first.weight)] + [(h.text, h.weight) for h in others]
 
 
+def best_in_scope(probabilities) -> np.ndarray:
+    """Index of the most probable in-scope intent of each row of `probabilities` [..., 78]."""
+    masked = np.array(probabilities, dtype=np.float64)
+    masked[..., _OUT_OF_SCOPE] = -1.0
+    return masked.argmax(axis=-1)
+
+
 def mean_intent_probabilities(predictions: list[dict], weights: list[float]) -> np.ndarray:
     """The hypotheses' intent probabilities, weighted."""
     if len(predictions) != len(weights) or not predictions:
@@ -66,7 +73,5 @@ def combine(predictions: list[dict], weights: list[float]) -> dict:
     mean = mean_intent_probabilities(predictions, weights)
     answer[signatures.INTENT_PROBABILITIES_OUTPUT] = [round(float(v), 6) for v in mean]
     if not answer[signatures.OUT_OF_SCOPE_OUTPUT]:
-        in_scope = mean.copy()
-        in_scope[_OUT_OF_SCOPE] = -1.0
-        answer[signatures.INTENT_OUTPUT] = _INTENTS[int(in_scope.argmax())]
+        answer[signatures.INTENT_OUTPUT] = _INTENTS[int(best_in_scope(mean))]
     return answer

@@ -174,8 +174,7 @@ def test_an_unknown_truncation_or_an_empty_budget_is_refused():
 def test_head_tail_tokenization_keeps_the_question_at_the_end_of_a_long_message(
     tokenizer, special_ids
 ):
-    story = "I went to the cash machine near my office yesterday evening and " * 4
-    texts = tf.constant([story + "why was I charged a fee for my withdrawal", "card arrived"])
+    texts = tf.constant([LONG_TEXT, "card arrived"])
     present = text_preprocessing.text_present(texts)
     outputs = {
         truncation: text_preprocessing.tokenize_text(
