@@ -19,7 +19,7 @@ SHARED  := ../shared/data
 PYTHON310 := $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help setup debs demo test lint format sample bench-ingest bench-rerun bench-serving bench-mix-cost bench-quality bench-text bench-finetune clean \
+.PHONY: help setup debs demo test lint format sample bench-ingest bench-rerun bench-serving bench-mix-cost bench-quality bench-text bench-finetune bench-train-throughput clean \
 	airflow-venv image
 
 help:
@@ -33,6 +33,7 @@ help:
 	@echo "make bench-quality model quality benchmark (fused model and ablations)"
 	@echo "make bench-text    every BANKING77 test query as typed text (after bench-quality)"
 	@echo "make bench-finetune text fine-tuning recipes on typed BANKING77 (FINETUNE_RECIPES=...)"
+	@echo "make bench-train-throughput TFX Trainer vs bare Keras loop, alternating runs"
 
 setup: debs $(STAMP)
 
@@ -117,6 +118,11 @@ bench-quality: setup
 # The models bench-quality pushed, on all of test.csv as text turns (the published setting).
 bench-text: setup
 	$(PY) -m benchmarks.banking77_text --shared-data $(SHARED) --out benchmarks/results
+
+# The TFX Trainer component against the same train() with no orchestrator, alternating
+# runs on one 1,000-turn corpus rendered from train.csv (about an hour on a cold cache).
+bench-train-throughput: setup
+	$(PY) -m benchmarks.trainer_throughput --shared-data $(SHARED) --out benchmarks/results
 
 # Text fine-tuning recipes on typed BANKING77 queries with this machine's Keras backend.
 # The default is the Trainer's recipe on all of train.csv, about 9 min on the 2-core CPU;

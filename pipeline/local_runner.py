@@ -1,8 +1,10 @@
 """Runs the pipeline on this machine with TFX's LocalDagRunner and a SQLite MLMD."""
 
 import os
+from collections.abc import Collection
 
 from tfx import v1 as tfx
+from tfx.orchestration import pipeline as tfx_pipeline
 
 import schemas
 from models.training_config import TrainingConfig
@@ -23,8 +25,9 @@ def run_local(
     span_window: int = config.DEFAULT_SPAN_WINDOW,
     log_pattern: str | None = None,
     split: config.SplitBuckets = config.SplitBuckets(),
+    only_nodes: Collection[str] = (),
 ) -> None:
-    """Runs the whole pipeline once; raises if any component fails.
+    """Runs the whole pipeline once (or some of its components); raises if any fails.
 
     Args:
       log_dir: a flat log folder (one span) or a folder of day folders (the newest day
@@ -33,6 +36,8 @@ def run_local(
       log_pattern: the span's log files relative to log_dir; by default detected from
         the folder's layout (config.log_pattern_for).
       split: train and eval hash buckets of session_id (the run profile's).
+      only_nodes: component ids to run alone (a TFX partial run): the others are not
+        run, and their outputs come from the latest run of this pipeline root.
     """
     os.makedirs(paths.root, exist_ok=True)
     # What TFX, Beam and TF Transform leave in the temporary directory goes with the run.
@@ -57,5 +62,10 @@ def run_local(
                 log_pattern=log_pattern or config.log_pattern_for(log_dir),
                 span_window_size=span_window,
                 split=split,
-            )
+            ),
+            run_options=(
+                tfx_pipeline.RunOptions(from_nodes=only_nodes, to_nodes=only_nodes)
+                if only_nodes
+                else None
+            ),
         )
