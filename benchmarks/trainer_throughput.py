@@ -12,7 +12,8 @@ The order alternates (Trainer first in even rounds, bare loop first in odd ones)
 a drift in the load of this shared machine falls on both sides. A run's throughput is its
 examples per second over every epoch but the first (the first also decodes the inputs
 and caches them), and the ratio is taken within each round; the report quotes their
-median and range, and what the Trainer spends outside its epochs.
+median and range, the ratio of each side's fastest steady epoch (load from elsewhere only
+slows an epoch down), and what the Trainer spends outside its epochs.
 
   python -m benchmarks.trainer_throughput --shared-data ../shared/data --out benchmarks/results
   python -m benchmarks.trainer_throughput --logs corpus/sample --rounds 2 --epochs 3 \
