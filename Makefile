@@ -120,7 +120,8 @@ bench-text: setup
 	$(PY) -m benchmarks.banking77_text --shared-data $(SHARED) --out benchmarks/results
 
 # The TFX Trainer component against the same train() with no orchestrator, alternating
-# runs on one 1,000-turn corpus rendered from train.csv (about an hour on a cold cache).
+# runs on one 1,000-turn corpus rendered from train.csv (35 min here with the recognizers'
+# caches cold for it, 31 min warm).
 bench-train-throughput: setup
 	$(PY) -m benchmarks.trainer_throughput --shared-data $(SHARED) --out benchmarks/results
 

@@ -35,13 +35,11 @@ from benchmarks import corpora, host
 from models.trainer import TRAINING_METRICS_FILE
 from models.training_config import TrainingConfig
 from pipeline import config, local_runner, run_outputs
-from pipeline.evaluation import BlessingThresholds
+from pipeline.evaluation import NO_GATE
 
 RESULT_NAME = "trainer_throughput"
 BARE_RUNS_FOLDER = "bare_keras_runs"
 TRAINER_NODE = "Trainer"
-# The blessing bars play no part here: every model trained is pushed.
-_NO_GATE = BlessingThresholds(0.0, 0.0, 1.0)
 
 
 def steady_examples_per_second(epochs: list[dict]) -> float:
@@ -95,7 +93,7 @@ def tfx_trainer_run(
         str(logs),
         paths,
         training=training,
-        blessing=_NO_GATE,
+        blessing=NO_GATE,
         enable_cache=False,
         split=split,
         only_nodes=[TRAINER_NODE],
@@ -261,16 +259,14 @@ def write_report(out: Path, result: dict, name: str = RESULT_NAME) -> tuple[Path
 
 
 def _split_turns(root: Path) -> tuple[int, int]:
-    """Turns in the latest examples' train and eval splits (LogExampleGen's counts)."""
-    import tensorflow as tf
+    """Turns in the latest examples' train and eval splits (LogExampleGen's summary)."""
+    from components.log_example_gen import beam_ingest
 
-    examples = _latest(config.PipelinePaths(str(root)), "LogExampleGen", "Examples")
-
-    def count(split: str) -> int:
-        files = tf.io.gfile.glob(os.path.join(examples, f"Split-{split}", "*"))
-        return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
-
-    return count("train"), count("eval")
+    quarantine = _latest(
+        config.PipelinePaths(str(root)), "LogExampleGen", "mmcs.QuarantinedLogRecords"
+    )
+    per_split = beam_ingest.read_summary(quarantine)["examples_per_split"]
+    return per_split["train"], per_split["eval"]
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -292,7 +288,7 @@ def run(args: argparse.Namespace) -> dict:
         str(logs),
         config.PipelinePaths(str(root)),
         training=training,
-        blessing=_NO_GATE,
+        blessing=NO_GATE,
         split=profile.split,
     )
     pipeline_seconds = time.perf_counter() - start

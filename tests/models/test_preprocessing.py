@@ -698,7 +698,8 @@ def test_transform_follows_another_truncation_per_text_input(
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata
 
-    # Each input on a truncation other than the default's, and not all the same.
+    # Typed text and transcripts off the default (the head), the picture's text on it:
+    # each input follows its own setting.
     truncations = {
         features.TEXT_KEY: "head_tail",
         features.TRANSCRIPT_KEY: "head_tail",
