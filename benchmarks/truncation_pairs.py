@@ -1,13 +1,15 @@
-"""How the truncation of long texts moves the text path's answers on BANKING77.
+"""How the cutting of long texts moves the text path's answers on BANKING77.
 
 Pairs runs of the same fine-tuning recipe and seed (benchmarks/text_finetune.py) made on
-bundles tokenized with different truncations (`text_finetune_bundle --truncation`; a
-runs file whose bundle names none kept the head, as every bundle before 2026-12-07).
-The typed test queries are split into those longer than the sequence (where the
-truncation acts) and the rest (which move only by the training's own spread), and for
-each pair and split: right answers of each run, queries only one gets right and the
-exact McNemar test. A run repeated on the same truncation says how many queries it
-answered differently (0: the training repeats). Writes JSON and a readable report.
+bundles tokenized with another truncation (`text_finetune_bundle --truncation`; a runs
+file whose bundle names none kept the head, as every bundle before 2026-12-07) or another
+sequence length (`--sequence-length`) against the run on the pipeline's tokenization
+(the head of `features.TEXT_SEQUENCE_LENGTH` tokens). The typed test queries are split
+into those longer than the pipeline's sequence (where either setting acts) and the rest
+(which move only by the training's own spread), and for each pair and split: right
+answers of each run, queries only one gets right and the exact McNemar test. A run
+repeated on the pipeline's tokenization says how many queries it answered differently
+(0: the training repeats). Writes JSON and a readable report.
 
   python -m benchmarks.truncation_pairs --runs RUNS.json [RUNS.json ...] \
       --shared-data ../shared/data --out benchmarks/results --stem text_finetune_truncation
@@ -25,6 +27,7 @@ from corpus.sources import read_banking77
 from models import features
 
 BASELINE = "head"
+BASELINE_LENGTH = features.TEXT_SEQUENCE_LENGTH
 
 
 def long_queries(texts: list[str], sequence_length: int = features.TEXT_SEQUENCE_LENGTH):
@@ -38,17 +41,28 @@ def long_queries(texts: list[str], sequence_length: int = features.TEXT_SEQUENCE
     return lengths.numpy() > sequence_length - 2
 
 
+def tokenization(truncation: str, sequence_length: int) -> str:
+    """A bundle's tokenization as the report names it: the truncation, and the sequence
+    length where it is not the pipeline's ("head_tail", "head, 64 tokens")."""
+    if sequence_length == BASELINE_LENGTH:
+        return truncation
+    return f"{truncation}, {sequence_length} tokens"
+
+
 def load_runs(paths: list[Path]) -> list[dict]:
-    """Every run of the files, with its recipe name, truncation, predictions and file."""
+    """Every run of the files, with its recipe name, tokenization, predictions and file."""
     runs = []
     for path in paths:
         report = json.loads(path.read_text())
-        truncation = report["bundle"].get("truncation", BASELINE)
+        bundle = report["bundle"]
+        name = tokenization(
+            bundle.get("truncation", BASELINE), bundle.get("sequence_length", BASELINE_LENGTH)
+        )
         for run in report["runs"]:
             runs.append(
                 {
                     "recipe": run["recipe"]["name"],
-                    "truncation": truncation,
+                    "truncation": name,
                     "predictions": np.asarray(run["test_predictions"]),
                     "file": path.name,
                 }
@@ -66,7 +80,7 @@ def _split_counts(right_a: np.ndarray, right_b: np.ndarray, mask: np.ndarray) ->
 
 
 def compare(runs: list[dict], labels: np.ndarray, long: np.ndarray) -> dict:
-    """Each run on another truncation against the baseline run of its recipe and seed."""
+    """Each run on another tokenization against the baseline run of its recipe and seed."""
     baseline = {}
     repeats = []
     for run in runs:
@@ -116,11 +130,12 @@ def markdown(report: dict) -> str:
         "",
         f"{report['date']}. The text path fine-tuned on typed BANKING77 queries "
         "(`benchmarks.text_finetune`), each recipe and seed once on a bundle whose long "
-        f"texts keep their head and once on another truncation. Of the {report['queries']} "
-        f"test queries, {report['long_queries']} are longer than the "
-        f"{report['sequence_length']}-token sequence: only those are tokenized differently.",
+        f"texts keep the head of the pipeline's {report['sequence_length']}-token sequence "
+        "and once on another truncation or sequence length (the second column). Of the "
+        f"{report['queries']} test queries, {report['long_queries']} are longer than "
+        f"{report['sequence_length']} tokens: only those are tokenized differently.",
         "",
-        "| recipe | truncation | long queries right (head -> this) | only head / only this, p "
+        "| recipe | tokenization | long queries right (head -> this) | only head / only this, p "
         "| other queries right | only head / only this, p | all right |",
         "|---|---|---|---|---|---|---|",
     ]

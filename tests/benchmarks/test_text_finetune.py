@@ -105,6 +105,28 @@ def test_bundle_splits_and_cut_backbone_reproduce_the_full_network(bundle):
     )
 
 
+def test_a_bundle_with_a_longer_sequence_keeps_a_long_text_whole(tmp_path):
+    shared = tmp_path / "shared"
+    train = [(f"how do I {verb} my card", INTENTS[0]) for verb in ("activate", "use", "enable")]
+    train += [(f"my transfer {word} not arrived", INTENTS[1]) for word in ("has", "did", "is")]
+    long_text = " ".join(["card"] * 50)  # 50 wordpieces: past 40 tokens, inside 64
+    _write_csv(shared / "banking77" / "train.csv", train)
+    _write_csv(shared / "banking77" / "test.csv", [(long_text, INTENTS[0]), ("hi", INTENTS[1])])
+
+    manifest = text_finetune_bundle.write_bundle(
+        shared, tmp_path / "bundle", validation_fraction=0.3, seed=0, sequence_length=64
+    )
+
+    assert manifest["sequence_length"] == 64
+    _, arrays, _ = text_finetune.load_bundle(tmp_path / "bundle")
+    assert arrays["test_token_ids"].shape == (2, 64)
+    assert arrays["train_token_ids"].shape[1] == 64
+    pad = manifest["pad_token_id"]
+    assert (arrays["test_token_ids"][0] != pad).sum() == 52  # the 50 words and two markers
+    # The pipeline's length keeps the first 38 of them.
+    assert (text_finetune_bundle.tokenize([long_text])[0] != 0).sum() == 40
+
+
 def test_a_recipe_trains_and_predicts_every_test_query(bundle):
     out, manifest, _, _ = bundle
     _, arrays, weights = text_finetune.load_bundle(out)

@@ -10,10 +10,12 @@ LABELS = np.array([0, 1, 2, 3, 0, 1])
 LONG = np.array([True, True, False, False, False, False])
 
 
-def runs_file(path, truncation, runs):
+def runs_file(path, truncation, runs, sequence_length=None):
     bundle = {"intents": ["a", "b", "c", "d"]}
     if truncation is not None:
         bundle["truncation"] = truncation
+    if sequence_length is not None:
+        bundle["sequence_length"] = sequence_length
     report = {
         "bundle": bundle,
         "runs": [
@@ -72,3 +74,18 @@ def test_each_run_is_paired_with_the_head_run_of_its_recipe(tmp_path):
 def test_long_queries_are_those_past_the_sequence_less_its_markers():
     long = truncation_pairs.long_queries(["card arrived", "word " * 38, "word " * 39], 40)
     assert long.tolist() == [False, False, True]
+
+
+def test_a_longer_sequence_is_paired_with_the_head_at_the_pipelines_length(tmp_path):
+    head = runs_file(tmp_path / "head.json", "head", {"r": [1, 1, 2, 3, 0, 1]}, 40)
+    longer = runs_file(tmp_path / "64.json", "head", {"r": [0, 1, 2, 3, 0, 1]}, 64)
+    runs = truncation_pairs.load_runs([head, longer])
+
+    report = truncation_pairs.compare(runs, LABELS, LONG)
+
+    assert report["repeats"] == []  # same truncation, another length: not a repeat
+    (pair,) = report["pairs"]
+    assert (pair["truncation"], pair["file"]) == ("head, 64 tokens", "64.json")
+    assert (pair["long"]["baseline_right"], pair["long"]["right"]) == (1, 2)
+    assert (pair["rest"]["baseline_right"], pair["rest"]["right"]) == (4, 4)
+    assert truncation_pairs.tokenization("head_tail", 40) == "head_tail"
