@@ -114,13 +114,17 @@ def compare(runs: list[dict], labels: np.ndarray, long: np.ndarray) -> dict:
                 "all": _split_counts(right_a, right_b, np.ones_like(long)),
             }
         )
-    totals = {
-        split: {
-            "baseline_right": sum(p[split]["baseline_right"] for p in pairs),
-            "right": sum(p[split]["right"] for p in pairs),
+    # Summed over the pairs of each tokenization (its seeds), never across tokenizations.
+    totals = {}
+    for name in dict.fromkeys(pair["truncation"] for pair in pairs):
+        group = [pair for pair in pairs if pair["truncation"] == name]
+        totals[name] = {
+            split: {
+                "baseline_right": sum(p[split]["baseline_right"] for p in group),
+                "right": sum(p[split]["right"] for p in group),
+            }
+            for split in ("long", "rest", "all")
         }
-        for split in ("long", "rest", "all")
-    }
     return {"pairs": pairs, "totals": totals, "repeats": repeats}
 
 
@@ -148,14 +152,14 @@ def markdown(report: dict) -> str:
             f"{rest['right']} | {rest['only_first_right']} / {rest['only_this_right']}, "
             f"{rest['p_value']:.2f} | {every['baseline_right']} -> {every['right']} |"
         )
-    totals = report["totals"]
-    lines += [
-        "",
-        "Over the pairs: long queries "
-        f"{totals['long']['baseline_right']} -> {totals['long']['right']}, other queries "
-        f"{totals['rest']['baseline_right']} -> {totals['rest']['right']}, all "
-        f"{totals['all']['baseline_right']} -> {totals['all']['right']}.",
-    ]
+    lines.append("")
+    for name, totals in report["totals"].items():
+        lines.append(
+            f"Over the pairs of {name}: long queries "
+            f"{totals['long']['baseline_right']} -> {totals['long']['right']}, other queries "
+            f"{totals['rest']['baseline_right']} -> {totals['rest']['right']}, all "
+            f"{totals['all']['baseline_right']} -> {totals['all']['right']}."
+        )
     for repeat in report["repeats"]:
         lines.append(
             f"\nRepeat of `{repeat['recipe']}` with the head ({', '.join(repeat['files'])}): "

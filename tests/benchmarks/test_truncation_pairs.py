@@ -52,8 +52,8 @@ def test_each_run_is_paired_with_the_head_run_of_its_recipe(tmp_path):
     # The rest: head+tail lost query 3.
     assert (r["rest"]["baseline_right"], r["rest"]["right"]) == (4, 3)
     assert (r["all"]["baseline_right"], r["all"]["right"]) == (5, 5)
-    assert report["totals"]["long"] == {"baseline_right": 3, "right": 4}
-    assert report["totals"]["all"] == {"baseline_right": 10, "right": 11}
+    assert report["totals"]["head_tail"]["long"] == {"baseline_right": 3, "right": 4}
+    assert report["totals"]["head_tail"]["all"] == {"baseline_right": 10, "right": 11}
     # The first head run is the baseline; the repeat is reported, not paired.
     assert r["baseline_file"] == "head.json"
     assert report["repeats"] == [
@@ -89,3 +89,20 @@ def test_a_longer_sequence_is_paired_with_the_head_at_the_pipelines_length(tmp_p
     assert (pair["long"]["baseline_right"], pair["long"]["right"]) == (1, 2)
     assert (pair["rest"]["baseline_right"], pair["rest"]["right"]) == (4, 4)
     assert truncation_pairs.tokenization("head_tail", 40) == "head_tail"
+
+
+def test_totals_are_summed_per_tokenization_never_across(tmp_path):
+    head = runs_file(tmp_path / "head.json", "head", {"r": [1, 1, 2, 3, 0, 1]}, 40)
+    tail = runs_file(tmp_path / "tail.json", "head_tail", {"r": [0, 1, 2, 3, 0, 1]}, 40)
+    longer = runs_file(tmp_path / "64.json", "head", {"r": [1, 1, 2, 0, 0, 1]}, 64)
+
+    report = truncation_pairs.compare(
+        truncation_pairs.load_runs([head, tail, longer]), LABELS, LONG
+    )
+
+    assert report["totals"]["head_tail"]["all"] == {"baseline_right": 5, "right": 6}
+    assert report["totals"]["head, 64 tokens"]["all"] == {"baseline_right": 5, "right": 4}
+    header = {"date": "d", "queries": 6, "long_queries": 2, "sequence_length": 40}
+    text = truncation_pairs.markdown({**report, **header, "runs_files": []})
+    assert "Over the pairs of head_tail: long queries 1 -> 2" in text
+    assert "Over the pairs of head, 64 tokens: long queries 1 -> 1" in text
