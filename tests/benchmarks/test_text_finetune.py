@@ -123,7 +123,7 @@ def test_a_bundle_with_a_longer_sequence_keeps_a_long_text_whole(tmp_path):
     assert arrays["train_token_ids"].shape[1] == 64
     pad = manifest["pad_token_id"]
     assert (arrays["test_token_ids"][0] != pad).sum() == 52  # the 50 words and two markers
-    # The pipeline's length keeps the first 38 of them.
+    # The pipeline's 40 tokens hold the first 38 of them and the two markers.
     assert (text_finetune_bundle.tokenize([long_text])[0] != 0).sum() == 40
 
 
