@@ -187,7 +187,7 @@ def main() -> None:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "queries": len(test_rows),
         "long_queries": int(long.sum()),
-        "sequence_length": features.TEXT_SEQUENCE_LENGTH,
+        "sequence_length": BASELINE_LENGTH,
         "runs_files": [path.name for path in args.runs],
         **compare(runs, labels, long),
     }
